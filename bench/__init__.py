@@ -1,0 +1,1 @@
+"""Load benchmarks that drive a running Monolithos over HTTP; see bench/README.md."""

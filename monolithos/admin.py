@@ -1,0 +1,37 @@
+from django.contrib import admin
+
+from monolithos.models import Customer, Invoice, Order, OrderLine, Product
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ("name", "email", "created_at")
+    search_fields = ("name", "email")
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ("sku", "name", "price", "stock")
+    search_fields = ("sku", "name")
+
+
+class OrderLineInline(admin.TabularInline):
+    model = OrderLine
+    extra = 0
+    raw_id_fields = ("product",)
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ("number", "customer", "status", "shipping_status", "total", "created_at")
+    list_filter = ("status", "shipping_status")
+    search_fields = ("number", "customer__email", "tracking_number", "supplier_reference")
+    raw_id_fields = ("customer",)
+    inlines = [OrderLineInline]
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(admin.ModelAdmin):
+    list_display = ("number", "order", "amount", "created_at")
+    search_fields = ("number",)
+    raw_id_fields = ("order",)

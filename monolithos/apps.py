@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class MonolithosConfig(AppConfig):
+    name = "monolithos"
+    verbose_name = "Monolithos (legacy)"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from monolithos import signals  # noqa: F401  (connects the hidden post_save mail)

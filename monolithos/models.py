@@ -1,0 +1,90 @@
+from django.conf import settings
+from django.db import models
+
+
+class Customer(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    name = models.CharField(max_length=200)
+    email = models.EmailField(unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{self.name} <{self.email}>"
+
+
+class Product(models.Model):
+    sku = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    price = models.DecimalField(max_digits=10, decimal_places=2)
+    stock = models.IntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.sku} {self.name}"
+
+
+class Order(models.Model):
+    # Order.status and Order.shipping_status overlap (LEGACY.md: duplicated state).
+    STATUS_CHOICES = [
+        ("placed", "Placed"),
+        ("shipped", "Shipped"),
+        ("cancelled", "Cancelled"),
+    ]
+    SHIPPING_STATUS_CHOICES = [
+        ("pending", "Pending"),
+        ("dispatched", "Dispatched"),
+        ("dispatch_failed", "Dispatch failed"),
+        ("cancelled", "Cancelled"),
+    ]
+
+    number = models.CharField(max_length=20, unique=True, null=True, blank=True)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
+    status = models.CharField(max_length=20, choices=STATUS_CHOICES, default="placed")
+    discount_code = models.CharField(max_length=32, blank=True, default="")
+    subtotal = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    discount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    shipping_cost = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    tax = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    total = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    shipping_name = models.CharField(max_length=200)
+    shipping_address = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    # Legacy shipping columns: the logistics context will own this data (expand-contract).
+    shipping_status = models.CharField(
+        max_length=20, choices=SHIPPING_STATUS_CHOICES, default="pending"
+    )
+    tracking_number = models.CharField(max_length=64, blank=True, default="")
+    supplier_reference = models.CharField(max_length=64, blank=True, default="")
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self):
+        return self.number or f"order #{self.pk}"
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT)
+    sku = models.CharField(max_length=64)
+    quantity = models.IntegerField()
+    unit_price = models.DecimalField(max_digits=10, decimal_places=2)
+    line_total = models.DecimalField(max_digits=12, decimal_places=2)
+
+    def __str__(self):
+        return f"{self.quantity} x {self.sku}"
+
+
+class Invoice(models.Model):
+    order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="invoice")
+    number = models.CharField(max_length=20, unique=True)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    pdf = models.FileField(upload_to="invoices/", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.number

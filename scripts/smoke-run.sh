@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Starts `make run` in the background, checks that the legacy pages, the admin and the supplier
+# simulator answer, then stops it. Used by CI to prove the README's run command works.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log=$(mktemp)
+setsid make run >"$log" 2>&1 &
+pid=$!
+stop() { kill -TERM -- "-$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
+trap stop EXIT
+
+check() {  # url expected-status
+  local status
+  for _ in $(seq 1 120); do
+    status=$(curl -s -o /dev/null -w '%{http_code}' "$1" || true)
+    [ "$status" = "$2" ] && { echo "ok   $1 -> $status"; return 0; }
+    sleep 0.5
+  done
+  echo "FAIL $1 -> $status (expected $2)"; cat "$log"; return 1
+}
+
+check http://127.0.0.1:8090/health 200
+check http://127.0.0.1:8000/admin/login/ 200
+check http://127.0.0.1:8000/orders/ 302
+
+# One order through the legacy JSON endpoint: 201 whatever the simulator's chaos decides.
+status=$(curl -s -o /dev/null -w '%{http_code}' -m 60 -X POST -H 'Content-Type: application/json' \
+  -d '{"customer_name": "Smoke", "customer_email": "smoke@example.com",
+       "shipping_address": "1 Smoke Lane", "lines": [{"sku": "BOX-S", "quantity": 1}]}' \
+  http://127.0.0.1:8000/api/orders/)
+[ "$status" = "201" ] || { echo "FAIL POST /api/orders/ -> $status (expected 201)"; cat "$log"; exit 1; }
+echo "ok   POST http://127.0.0.1:8000/api/orders/ -> 201"

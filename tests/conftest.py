@@ -1,0 +1,115 @@
+"""Fixtures for every tier: a real supplier simulator process, isolated media, fast hashing."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class SupplierSimulator:
+    """Client for a supplier_sim process: its API for the code under test, its admin for tests."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return json.loads(response.read())
+
+    def reset(self, **chaos: Any) -> None:
+        self._call("PUT", "/_admin/chaos", chaos)
+        self._call("POST", "/_admin/reset")
+
+    def set_chaos(self, **chaos: Any) -> None:
+        self._call("PUT", "/_admin/chaos", chaos)
+
+    def received(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._call("GET", "/_admin/requests")["requests"]
+        return result
+
+    def ledger(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._call("GET", "/v1/ledger")["dispatches"]
+        return result
+
+    def healthy(self) -> bool:
+        try:
+            self._call("GET", "/health")
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return False
+        return True
+
+
+@pytest.fixture(scope="session")
+def supplier_process() -> Iterator[SupplierSimulator]:
+    """One simulator process for the whole run, deterministic and well-behaved by default."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "supplier_sim",
+            "--port",
+            str(port),
+            "--failure-rate",
+            "0",
+            "--hang-rate",
+            "0",
+            "--seed",
+            "7",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    simulator = SupplierSimulator(f"http://127.0.0.1:{port}")
+    deadline = time.monotonic() + 15
+    while not simulator.healthy():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("the supplier simulator did not start (python -m supplier_sim)")
+        time.sleep(0.05)
+    yield simulator
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def supplier(supplier_process: SupplierSimulator, settings: Any) -> SupplierSimulator:
+    """The simulator, reset to an empty ledger and no chaos, wired into the settings."""
+    supplier_process.reset(failure_rate=0.0, hang_rate=0.0, hang_seconds=5.0, seed=7)
+    settings.SUPPLIER_API_URL = supplier_process.url
+    return supplier_process
+
+
+@pytest.fixture(autouse=True)
+def _isolated_media(settings: Any, tmp_path: Path) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,65 @@
+"""Start-up with real processes: bad configuration stops them, production settings pass --deploy."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCTION = {
+    "DJANGO_ENV": "production",
+    "SECRET_KEY": "k7#Qz9!vR2@mW5$tY8^pL1&nB4*xC6(jH3)gF0_dS7+aE9=uI2",
+    "ALLOWED_HOSTS": "monolithos.example",
+}
+
+
+def manage(*args: str, **variables: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DJANGO_ENV", "SECRET_KEY", "ALLOWED_HOSTS", "DEBUG"}
+    }
+    env.update(variables)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_production_settings_pass_the_deployment_checklist_without_warnings():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_production_refuses_to_start_without_secret_key_and_allowed_hosts():
+    result = manage("check", DJANGO_ENV="production")
+
+    assert result.returncode == 1
+    assert "Invalid configuration:" in result.stderr
+    assert "SECRET_KEY is required but not set" in result.stderr
+    assert "ALLOWED_HOSTS is required but not set" in result.stderr
+
+
+def test_production_refuses_a_development_secret_key():
+    result = manage("check", **{**PRODUCTION, "SECRET_KEY": "short"})
+
+    assert result.returncode == 1
+    assert "SECRET_KEY must be at least 50 random characters in production" in result.stderr
+
+
+def test_an_invalid_database_url_stops_start_up_with_a_clear_message():
+    result = manage("check", DATABASE_URL="mysql://root@localhost/x", LOGISTICS_DATABASE_URL="bad")
+
+    assert result.returncode == 1
+    assert "DATABASE_URL has unsupported scheme 'mysql'" in result.stderr
+    assert "LOGISTICS_DATABASE_URL has unsupported scheme '(none)'" in result.stderr
+    assert "Traceback" in result.stderr or "ImproperlyConfigured" in result.stderr
