@@ -28,14 +28,13 @@ RUN groupadd --system --gid 10001 app \
 WORKDIR /app
 
 # Dependencies first, read from pyproject.toml alone, so that editing the sources does not
-# invalidate this (slow) layer. gunicorn is not a project dependency yet: installed here only.
+# invalidate this (slow) layer.
 COPY pyproject.toml ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt "gunicorn>=23" \
+    && pip install -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 
-# The project itself is not pip-installed: pyproject.toml declares no package data, so a wheel
-# of it would lack monolithos/templates. Processes import it from /app (WORKDIR + PYTHONPATH).
+# The project runs from its source tree in /app (WORKDIR + PYTHONPATH), as in development.
 COPY manage.py ./
 COPY config ./config
 COPY monolithos ./monolithos
@@ -52,4 +51,5 @@ USER app
 
 EXPOSE 8000
 
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+ENV GUNICORN_BIND=0.0.0.0:8000
+CMD ["gunicorn", "-c", "config/gunicorn.py", "config.wsgi:application"]

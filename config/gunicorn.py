@@ -1,0 +1,21 @@
+"""Gunicorn configuration for every environment: ``gunicorn -c config/gunicorn.py config.wsgi``.
+
+Threads matter here: the legacy order path blocks on the supplier (no timeout, hangs of 5 s),
+so each worker needs several threads to keep accepting requests. Values come from the
+environment; defaults suit a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+# A deep accept queue: a burst of orders waits for a thread instead of being reset.
+backlog = int(os.environ.get("GUNICORN_BACKLOG", "2048"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 10
+accesslog = "-"
+errorlog = "-"
