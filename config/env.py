@@ -20,6 +20,10 @@ _FALSE = {"0", "false", "no", "off", ""}
 _DATABASE_SCHEMES = {"sqlite", "postgres", "postgresql", "pgsql"}
 
 
+class InvalidConfiguration(ImproperlyConfigured):
+    """The environment holds values the project cannot start with; the message lists each one."""
+
+
 class Environment:
     """Reads variables and collects errors; ``raise_if_invalid`` reports them together."""
 
@@ -132,7 +136,7 @@ class Environment:
     def raise_if_invalid(self) -> None:
         if self.errors:
             lines = "\n".join(f"  - {error}" for error in self.errors)
-            raise ImproperlyConfigured(f"Invalid configuration:\n{lines}")
+            raise InvalidConfiguration(f"Invalid configuration:\n{lines}")
 
 
 def sqlite_database(path: str) -> dict[str, Any]:

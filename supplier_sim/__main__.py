@@ -14,10 +14,10 @@ from supplier_sim.server import make_server
 
 
 class _Stop(BaseException):
-    """Raised from the SIGTERM handler to unwind serve_forever like Ctrl-C does."""
+    """Raised from the signal handler to unwind serve_forever."""
 
 
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+def _on_stop_signal(signum: int, frame: FrameType | None) -> None:
     raise _Stop
 
 
@@ -46,10 +46,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         file=sys.stderr,
         flush=True,
     )
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    # SIGINT is set explicitly because Python leaves it ignored when started as a background
+    # job of a non-interactive shell, where Ctrl-C and `kill -INT` would then do nothing.
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, _on_stop_signal)
     try:
         server.serve_forever()
-    except (KeyboardInterrupt, _Stop):
+    except _Stop:
         pass
     finally:
         server.server_close()

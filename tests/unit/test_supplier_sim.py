@@ -15,6 +15,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import Message
@@ -143,6 +144,18 @@ def test_same_key_and_body_replays_the_original_without_a_second_dispatch(sim: s
     assert replay.body == first.body
     assert first.headers["Idempotent-Replayed"] is None
     assert [d["supplier_reference"] for d in ledger(sim)] == ["SUP-000001"]
+
+
+def test_concurrent_requests_with_one_key_create_one_dispatch(sim: str) -> None:
+    def post() -> Response:
+        return call(sim, "POST", "/v1/dispatches", ORDER, headers={"Idempotency-Key": "k-race"})
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(pool.map(lambda _: post(), range(8)))
+
+    assert sorted(r.status for r in responses) == [200] * 7 + [201]
+    assert {r.body["supplier_reference"] for r in responses} == {"SUP-000001"}
+    assert len(ledger(sim)) == 1
 
 
 def test_same_key_with_a_different_body_is_rejected(sim: str) -> None:
@@ -394,6 +407,8 @@ def test_cli_serves_until_sigterm_then_exits_cleanly() -> None:
         assert banner.rstrip().endswith("(failure_rate=0.5 hang_rate=0.1 hang_seconds=5.0 seed=3)")
         url = banner.split()[3]
         assert call(url, "GET", "/health").status == 200
+        # The handler logs after answering: wait for its line before stopping the process.
+        assert "GET /health 200" in process.stderr.readline()
 
         process.send_signal(signal.SIGTERM)
         _, rest = process.communicate(timeout=5)
@@ -402,4 +417,4 @@ def test_cli_serves_until_sigterm_then_exits_cleanly() -> None:
             process.kill()
 
     assert process.returncode == 0
-    assert "GET /health 200" in rest
+    assert rest.strip().endswith("supplier_sim stopped")
