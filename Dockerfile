@@ -38,6 +38,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 COPY manage.py ./
 COPY config ./config
 COPY monolithos ./monolithos
+COPY observability ./observability
 COPY supplier_sim ./supplier_sim
 
 # Static files are baked into the image; collectstatic needs no database and no secrets, so the

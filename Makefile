@@ -8,10 +8,16 @@ STAMP := $(VENV)/.installed
 
 # Fresh clone -> virtual environment, system packages, migrations, demo data, and the web
 # server with the supplier simulator in the foreground. Ctrl-C stops everything.
+# Prometheus multiprocess files start empty on every run: stale files from dead processes
+# would otherwise be summed into /metrics.
+METRICS_DIR := $(abspath var/prometheus)
+
 run: migrate
 	$(BIN)/python manage.py seed_demo
+	rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR)
 	@echo "Monolithos: http://127.0.0.1:8000/ (admin / admin)  Supplier API: http://127.0.0.1:8090/"
-	PATH="$(abspath $(BIN)):$$PATH" exec $(BIN)/honcho -f Procfile start
+	PATH="$(abspath $(BIN)):$$PATH" PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) \
+		exec $(BIN)/honcho -f Procfile start
 
 test: install
 	$(BIN)/python -m pytest

@@ -7,6 +7,7 @@ Imports nothing of the project.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -100,6 +101,17 @@ class Environment:
             return default
         return [item.strip() for item in raw.split(",") if item.strip()]
 
+    def networks(
+        self, name: str, default: list[str]
+    ) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        result = []
+        for item in self.strings(name, default):
+            try:
+                result.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                self.errors.append(f"{name} holds {item!r}, which is not an IP network (CIDR)")
+        return result
+
     def url(self, name: str, default: str) -> str:
         value = self.string(name, default)
         parts = urlsplit(value)
@@ -131,6 +143,11 @@ class Environment:
             self.errors.append(f"{name} names no database (expected .../<database name>)")
         config.setdefault("CONN_MAX_AGE", 60)
         config["CONN_HEALTH_CHECKS"] = True
+        # Fail fast when the server is unreachable (readiness probes wait on this).
+        config.setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
+        # django-prometheus's wrapper adds query and connection metrics. It must not be combined
+        # with psycopg's native pool ("pool" in OPTIONS): that pairing is very slow.
+        config["ENGINE"] = "django_prometheus.db.backends.postgresql"
         return config
 
     def raise_if_invalid(self) -> None:
@@ -142,7 +159,7 @@ class Environment:
 def sqlite_database(path: str) -> dict[str, Any]:
     """SQLite tuned for a small multi-threaded server: WAL, write lock taken up front."""
     return {
-        "ENGINE": "django.db.backends.sqlite3",
+        "ENGINE": "django_prometheus.db.backends.sqlite3",
         "NAME": path,
         "OPTIONS": {
             # IMMEDIATE takes the write lock when the transaction begins, so concurrent

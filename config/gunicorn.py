@@ -3,6 +3,9 @@
 Threads matter here: the legacy order path blocks on the supplier (no timeout, hangs of 5 s),
 so each worker needs several threads to keep accepting requests. Values come from the
 environment; defaults suit a 2-core machine.
+
+With several workers, Prometheus metrics live in files under PROMETHEUS_MULTIPROC_DIR (set and
+wiped by `make run`, a tmpfs volume in docker-compose) so that /metrics sums every worker.
 """
 
 from __future__ import annotations
@@ -19,3 +22,11 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 10
 accesslog = "-"
 errorlog = "-"
+
+
+def child_exit(server: object, worker: object) -> None:
+    """Prometheus multiprocess mode: drop a dead worker's live gauges from the aggregate."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined,no-untyped-call]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from config.env import Environment
+from observability.logging import configure_structlog, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -42,10 +43,16 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_prometheus",
+    "observability.apps.ObservabilityConfig",
     "monolithos.apps.MonolithosConfig",
 ]
 
+# The observability middlewares come first, so that every request, including one rejected by a
+# later middleware (bad host, CSRF, HTTPS redirect), gets a trace id and its final log line.
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "observability.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -54,6 +61,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -81,7 +89,7 @@ DATABASES = {
     "logistics": env.database("LOGISTICS_DATABASE_URL", str(VAR_DIR / "logistics.sqlite3")),
 }
 for _database in DATABASES.values():
-    if _database["ENGINE"].endswith("sqlite3") and _database["NAME"] != ":memory:":
+    if "sqlite3" in _database["ENGINE"] and _database["NAME"] != ":memory:":
         Path(_database["NAME"]).parent.mkdir(parents=True, exist_ok=True)
 
 DATABASE_ROUTERS = ["config.routers.OwnershipRouter"]
@@ -129,16 +137,25 @@ SALES_TEAM_EMAIL = env.string("SALES_TEAM_EMAIL", "sales@monolithos.example")
 # The Supplier Protocol API (supplier_sim on embedded defaults).
 SUPPLIER_API_URL = env.url("SUPPLIER_API_URL", "http://127.0.0.1:8090")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.string("LOG_LEVEL", "INFO")},
-}
+# Logs: JSON lines in production, readable console lines in development (LOG_FORMAT overrides).
+LOG_FORMAT = env.choice("LOG_FORMAT", ("json", "console"), "json" if PRODUCTION else "console")
+LOG_LEVEL = env.choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO")
+LOGGING = logging_config(json=LOG_FORMAT == "json", level=LOG_LEVEL)
+configure_structlog()
+
+# /metrics: open in development; in production only to these networks or this bearer token
+# (docs/adr/0004-metrics-access.md).
+METRICS_ALLOWED_NETWORKS = env.networks(
+    "METRICS_ALLOWED_NETWORKS",
+    ["127.0.0.1/32", "::1/128"] if PRODUCTION else ["0.0.0.0/0", "::/0"],
+)
+METRICS_TOKEN = env.optional_string("METRICS_TOKEN")
 
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.boolean("SECURE_SSL_REDIRECT", True)
+    # Probes and scrapers speak plain HTTP to the pod.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env.integer("SECURE_HSTS_SECONDS", 31_536_000, minimum=0)

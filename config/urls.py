@@ -1,4 +1,4 @@
-"""Root URLconf: the legacy app at the root, the admin under /admin/."""
+"""Root URLconf: operational endpoints, the admin under /admin/, the legacy app at the root."""
 
 from django.conf import settings
 from django.conf.urls.static import static
@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 
 urlpatterns: list[URLPattern | URLResolver] = [
+    path("", include("observability.urls")),
     path("admin/", admin.site.urls),
     path("", include("monolithos.urls")),
 ]

@@ -4,7 +4,6 @@
 import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-import requests
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
@@ -15,6 +14,12 @@ from django.db.models import F
 from django.utils import timezone
 
 from monolithos.models import Customer, Invoice, Order, OrderLine, Product
+from observability.metrics import order_placement
+from observability.outbound import SupplierSession
+
+# Every supplier call carries the trace id and is measured; it still has no timeout and no
+# retry (LEGACY.md).
+supplier_http = SupplierSession()
 
 
 class OrderError(Exception):
@@ -129,6 +134,7 @@ class OrderManager:
         return "EUR %s" % Decimal(value).quantize(Decimal("0.01"))
 
     # ------------------------------------------------------------------ placing
+    @order_placement("legacy", rejected=(OrderError,))
     def place_order(self, data):
         clean = self.validate(data)
         prices = self.price(clean["lines"], clean["discount_code"])
@@ -215,7 +221,9 @@ class OrderManager:
             "items": [{"sku": l.sku, "quantity": l.quantity} for l in order.lines.all()],
         }
         # No timeout, no retry, no idempotency key: a hanging supplier hangs the request.
-        response = requests.post(settings.SUPPLIER_API_URL + "/v1/dispatches", json=payload)
+        response = supplier_http.post(
+            settings.SUPPLIER_API_URL + "/v1/dispatches", json=payload, operation="dispatch"
+        )
         if response.status_code not in (200, 201):
             raise SupplierError("supplier error: %s" % response.status_code)
         body = response.json()
@@ -246,8 +254,9 @@ class OrderManager:
         }
         if order.supplier_reference:
             try:
-                r = requests.get(
-                    settings.SUPPLIER_API_URL + "/v1/dispatches/" + order.supplier_reference
+                r = supplier_http.get(
+                    settings.SUPPLIER_API_URL + "/v1/dispatches/" + order.supplier_reference,
+                    operation="track",
                 )
                 if r.status_code == 200:
                     result["supplier_status"] = r.json()["status"]
@@ -294,9 +303,10 @@ class OrderManager:
             reorder = threshold * 2 - product.stock
             quote = None
             try:
-                r = requests.get(
+                r = supplier_http.get(
                     settings.SUPPLIER_API_URL + "/v1/quotes",
                     params={"sku": product.sku, "quantity": reorder},
+                    operation="quote",
                 )
                 if r.status_code == 200:
                     quote = r.json()

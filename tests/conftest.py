@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -103,6 +105,38 @@ def supplier(supplier_process: SupplierSimulator, settings: Any) -> SupplierSimu
     supplier_process.reset(failure_rate=0.0, hang_rate=0.0, hang_seconds=5.0, seed=7)
     settings.SUPPLIER_API_URL = supplier_process.url
     return supplier_process
+
+
+class LogLines:
+    """Every log line written while the fixture is active, as the JSON formatter renders it."""
+
+    def __init__(self, stream: io.StringIO) -> None:
+        self._stream = stream
+
+    @property
+    def raw(self) -> str:
+        return self._stream.getvalue()
+
+    def all(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.raw.splitlines() if line.strip()]
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        return [line for line in self.all() if line.get("event") == name]
+
+
+@pytest.fixture
+def log_lines() -> Iterator[LogLines]:
+    from observability.logging import json_formatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(json_formatter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield LogLines(stream)
+    finally:
+        root.removeHandler(handler)
 
 
 @pytest.fixture(autouse=True)

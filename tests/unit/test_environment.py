@@ -13,7 +13,7 @@ def test_embedded_defaults_give_two_sqlite_files():
 
     database = env.database("DATABASE_URL", "/srv/monolithos/default.sqlite3")
 
-    assert database["ENGINE"] == "django.db.backends.sqlite3"
+    assert database["ENGINE"] == "django_prometheus.db.backends.sqlite3"
     assert database["NAME"] == "/srv/monolithos/default.sqlite3"
     assert database["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
     env.raise_if_invalid()
@@ -24,7 +24,8 @@ def test_a_postgres_url_becomes_a_postgres_database():
 
     database = env.database("DATABASE_URL", "unused")
 
-    assert database["ENGINE"] == "django.db.backends.postgresql"
+    assert database["ENGINE"] == "django_prometheus.db.backends.postgresql"
+    assert database["OPTIONS"]["connect_timeout"] == 3
     assert (database["HOST"], database["PORT"], database["NAME"], database["USER"]) == (
         "db.internal",
         5433,

@@ -1,0 +1,59 @@
+"""Liveness and readiness.
+
+``/healthz`` says the process is alive and checks nothing else: a liveness probe that checked
+the database would restart every pod whenever the database wobbled. ``/readyz`` runs every
+registered readiness check and answers 503 naming each one that failed. Each database alias is
+checked from the start; later capabilities (broker, supplier breaker) register their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import structlog
+from django.conf import settings
+from django.db import connections
+
+logger = structlog.get_logger(__name__)
+
+ReadinessCheck = Callable[[], None]
+"""Returns when the dependency is usable; raises with the reason when it is not."""
+
+_checks: dict[str, ReadinessCheck] = {}
+
+
+def register_readiness_check(name: str, check: ReadinessCheck) -> None:
+    _checks[name] = check
+
+
+def database_check(alias: str) -> ReadinessCheck:
+    def check() -> None:
+        connection = connections[alias]
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        except Exception:
+            # Drop a broken connection so the next probe reconnects instead of reusing it.
+            connection.close()
+            raise
+
+    return check
+
+
+def readiness_checks() -> dict[str, ReadinessCheck]:
+    database_checks = {f"database:{alias}": database_check(alias) for alias in settings.DATABASES}
+    return {**database_checks, **_checks}
+
+
+def run_readiness_checks() -> dict[str, dict[str, object]]:
+    results: dict[str, dict[str, object]] = {}
+    for name, check in readiness_checks().items():
+        try:
+            check()
+        except Exception as error:
+            logger.warning("readiness_check_failed", check=name, error=repr(error))
+            # The body names the failure's kind only: connection strings stay in the logs.
+            results[name] = {"ok": False, "error": type(error).__name__}
+        else:
+            results[name] = {"ok": True}
+    return results

@@ -1,0 +1,71 @@
+"""The project's service level indicators, defined in one place.
+
+django-prometheus provides the request, database and cache metrics; these are the ones that
+belong to Monolithos itself. Metric names and label values are part of the operations contract:
+the Prometheus rules and the Grafana dashboard under ops/ use them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import structlog
+from prometheus_client import Counter, Histogram
+
+logger = structlog.get_logger(__name__)
+
+# From a few milliseconds (the asynchronous path) to the legacy path's ten seconds.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+ORDER_PLACEMENT_SECONDS = Histogram(
+    "monolithos_order_placement_seconds",
+    "Time to place an order, by side (legacy or new) and outcome (placed, rejected, error).",
+    ["side", "outcome"],
+    buckets=LATENCY_BUCKETS,
+)
+ORDERS_PLACED = Counter("monolithos_orders_placed", "Orders placed.", ["side"])
+ORDERS_FAILED = Counter(
+    "monolithos_orders_failed",
+    "Orders not placed: rejected (invalid input) or error (the system failed).",
+    ["side", "reason"],
+)
+SUPPLIER_CALL_SECONDS = Histogram(
+    "monolithos_supplier_call_seconds",
+    "Calls to the Supplier Protocol API, by operation and outcome (ok, error, timeout, rejected).",
+    ["operation", "outcome"],
+    buckets=(0.001, *LATENCY_BUCKETS, 30.0),
+)
+
+
+@contextmanager
+def order_placement(side: str, *, rejected: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
+    """Measure one order placement. Usable as a decorator (contextmanager objects are).
+
+    Exceptions in ``rejected`` are the caller's mistakes (outcome ``rejected``); any other
+    exception is the system's (outcome ``error``). The exception always propagates.
+    """
+    started = time.perf_counter()
+    outcome = "error"
+    try:
+        yield
+        outcome = "placed"
+    except rejected:
+        outcome = "rejected"
+        raise
+    finally:
+        elapsed = time.perf_counter() - started
+        ORDER_PLACEMENT_SECONDS.labels(side, outcome).observe(elapsed)
+        if outcome == "placed":
+            ORDERS_PLACED.labels(side).inc()
+        else:
+            ORDERS_FAILED.labels(side, outcome).inc()
+        logger.info(
+            "order_placement", side=side, outcome=outcome, duration_ms=round(elapsed * 1000, 2)
+        )
+
+
+def supplier_outcome(status_code: int) -> str:
+    """A supplier answer's outcome: server errors and throttling are errors, the rest answered."""
+    return "error" if status_code >= 500 or status_code == 429 else "ok"

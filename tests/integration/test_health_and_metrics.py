@@ -1,0 +1,147 @@
+"""/healthz, /readyz and /metrics: what probes and scrapers see."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import subprocess
+import sys
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from tests.characterization.shop import order_payload, place
+from tests.conftest import ROOT
+from tests.factories import ProductFactory
+
+
+def sample(metrics_text: str, name: str, **labels: str) -> float:
+    """The value of one sample in Prometheus text format (0 when absent)."""
+    wanted = {f'{key}="{value}"' for key, value in labels.items()}
+    for line in metrics_text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            label_part = line[len(name) :].split(" ")[0].strip("{}")
+            if wanted <= set(label_part.split(",")):
+                return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_healthz_answers_without_touching_any_dependency(client):
+    # No django_db mark: any database access here would raise.
+    response = client.get("/healthz")
+
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+@pytest.mark.django_db(databases=["default", "logistics"])
+def test_readyz_checks_both_database_aliases(client):
+    response = client.get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ok",
+        "failed": [],
+        "checks": {"database:default": {"ok": True}, "database:logistics": {"ok": True}},
+    }
+
+
+def test_readyz_answers_503_naming_an_unreachable_logistics_database():
+    """A real process whose logistics alias points at a PostgreSQL nobody listens on."""
+    script = (
+        "import django, json; django.setup();"
+        "from django.test import Client;"
+        "r = Client().get('/readyz');"
+        "print(r.status_code, json.dumps(r.json()))"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "LOGISTICS_DATABASE_URL": "postgres://postgres@127.0.0.1:9/unreachable",
+        "LOG_LEVEL": "ERROR",
+    }
+    env.pop("DATABASE_URL", None)  # default stays on its (reachable) SQLite file
+
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+    status, body = result.stdout.strip().split(" ", 1)
+    assert status == "503"
+    assert '"failed": ["database:logistics"]' in body
+    assert '"database:default": {"ok": true}' in body
+    assert "OperationalError" in body
+    assert "127.0.0.1:9" not in body  # connection details stay in the logs
+
+
+@pytest.mark.django_db
+@pytest.mark.simulator
+def test_metrics_expose_requests_and_the_project_slis(client, supplier):
+    ProductFactory(sku="PALLET", stock=10)
+    before = client.get("/metrics").content.decode()
+
+    place(client, order_payload())
+    place(client, order_payload(lines=[{"sku": "NOPE", "quantity": 1}]))
+    supplier.set_chaos(failure_rate=1.0)
+    place(client, order_payload())
+
+    after = client.get("/metrics").content.decode()
+
+    def delta(name: str, **labels: str) -> float:
+        return sample(after, name, **labels) - sample(before, name, **labels)
+
+    assert delta("monolithos_orders_placed_total", side="legacy") == 2
+    assert delta("monolithos_orders_failed_total", side="legacy", reason="rejected") == 1
+    assert delta("monolithos_order_placement_seconds_count", side="legacy", outcome="placed") == 2
+    assert delta("monolithos_supplier_call_seconds_count", operation="dispatch", outcome="ok") == 1
+    assert (
+        delta("monolithos_supplier_call_seconds_count", operation="dispatch", outcome="error") == 1
+    )
+    assert (
+        delta(
+            "django_http_responses_total_by_status_view_method_total",
+            status="201",
+            view="monolithos:api_place_order",
+            method="POST",
+        )
+        == 2
+    )
+    assert 'le="0.5"' in after  # the latency SLO's threshold is a bucket boundary
+
+
+@pytest.mark.django_db
+def test_metrics_are_not_public_in_production(client, settings):
+    settings.METRICS_ALLOWED_NETWORKS = [ipaddress.ip_network("127.0.0.1/32")]
+    settings.METRICS_TOKEN = "scrape-token-0123456789"
+
+    outsider = client.get("/metrics", REMOTE_ADDR="203.0.113.9")
+    wrong_token = client.get(
+        "/metrics", REMOTE_ADDR="203.0.113.9", HTTP_AUTHORIZATION="Bearer nope"
+    )
+    with_token = client.get(
+        "/metrics", REMOTE_ADDR="203.0.113.9", HTTP_AUTHORIZATION="Bearer scrape-token-0123456789"
+    )
+    local = client.get("/metrics", REMOTE_ADDR="127.0.0.1")
+
+    assert (outsider.status_code, wrong_token.status_code) == (403, 403)
+    assert (with_token.status_code, local.status_code) == (200, 200)
+
+
+def test_every_route_is_named_so_the_view_label_means_something():
+    """Our routes, that is: the admin's own compatibility redirects are Django's business."""
+
+    def unnamed(patterns, prefix=""):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                if pattern.namespace == "admin":
+                    continue
+                yield from unnamed(pattern.url_patterns, prefix + str(pattern.pattern))
+            elif isinstance(pattern, URLPattern) and not pattern.name:
+                yield prefix + str(pattern.pattern)
+
+    assert list(unnamed(get_resolver().url_patterns)) == []

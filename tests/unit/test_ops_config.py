@@ -1,0 +1,199 @@
+"""The observability config under ops/ agrees with itself, with the app's metrics and with compose.
+
+Prometheus and Grafana read these files only under `docker compose --profile observability`, so a
+renamed metric or a mistyped rule name would otherwise surface as an empty panel or an alert that
+can never fire.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from observability.metrics import (
+    LATENCY_BUCKETS,
+    ORDER_PLACEMENT_SECONDS,
+    ORDERS_FAILED,
+    ORDERS_PLACED,
+    SUPPLIER_CALL_SECONDS,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+PROMETHEUS = ROOT / "ops" / "prometheus"
+GRAFANA = ROOT / "ops" / "grafana"
+RULES = PROMETHEUS / "rules" / "slo.yml"
+DASHBOARD = GRAFANA / "dashboards" / "monolithos.json"
+RUNBOOK = "docs/runbook.md#phase-3-observability"
+
+# The names Prometheus sees: histograms as _bucket/_sum/_count, counters as _total (the client
+# keeps a counter's name without _total in ._name).
+EXPOSED_NAMES = {
+    metric._name + suffix
+    for metric in (ORDER_PLACEMENT_SECONDS, SUPPLIER_CALL_SECONDS)
+    for suffix in ("_bucket", "_sum", "_count")
+} | {metric._name + "_total" for metric in (ORDERS_PLACED, ORDERS_FAILED)}
+
+APP_METRIC = re.compile(r"(?<![\w:])monolithos_\w+")
+# Only recording rules have colons in their names (Prometheus naming convention level:metric:ops).
+RECORDED_METRIC = re.compile(r"(?<![\w:])[a-zA-Z_]\w*:[\w:]+")
+
+
+def load_yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text())
+
+
+def rules() -> list[dict[str, Any]]:
+    return [rule for group in load_yaml(RULES)["groups"] for rule in group["rules"]]
+
+
+def alerts() -> list[dict[str, Any]]:
+    return [rule for rule in rules() if "alert" in rule]
+
+
+def dashboard() -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(DASHBOARD.read_text())
+    return result
+
+
+def dashboard_exprs() -> list[str]:
+    return [target["expr"] for panel in dashboard()["panels"] for target in panel["targets"]]
+
+
+def names_in(pattern: re.Pattern[str], exprs: list[str]) -> set[str]:
+    # Label values may hold colons (view="monolithos:api_place_order"): drop strings first.
+    return {name for expr in exprs for name in pattern.findall(re.sub(r'"[^"]*"', '""', expr))}
+
+
+def compose_service(name: str) -> dict[str, Any]:
+    service: dict[str, Any] = load_yaml(ROOT / "docker-compose.yml")["services"][name]
+    return service
+
+
+def test_every_alert_has_a_severity_an_slo_and_a_runbook_link_that_resolves():
+    assert {alert["labels"]["severity"] for alert in alerts()} == {"page", "ticket"}
+    for alert in alerts():
+        assert alert["labels"]["slo"], alert["alert"]
+        assert alert["annotations"]["summary"], alert["alert"]
+        assert alert["annotations"]["runbook_url"] == RUNBOOK, alert["alert"]
+    # The anchor is GitHub's slug of the runbook heading; renaming the heading breaks the link.
+    headings = (ROOT / "docs" / "runbook.md").read_text().splitlines()
+    assert "## Phase 3: Observability" in headings
+
+
+def test_alerts_and_dashboard_use_only_recorded_series():
+    recorded = {rule["record"] for rule in rules() if "record" in rule}
+    from_alerts = names_in(RECORDED_METRIC, [alert["expr"] for alert in alerts()])
+    from_dashboard = names_in(RECORDED_METRIC, dashboard_exprs())
+
+    assert from_alerts, "the alerts should build on the recording rules"
+    assert from_alerts - recorded == set()
+    assert from_dashboard - recorded == set()
+
+
+def test_the_latency_slo_threshold_is_a_bucket_boundary_of_the_histogram():
+    assert 0.5 in LATENCY_BUCKETS
+    # An `le` that is not a boundary matches no series, and the latency SLI reads as 100% bad.
+    thresholds = {
+        float(value) for rule in rules() for value in re.findall(r'le="([^"]+)"', rule["expr"])
+    }
+    assert thresholds == {0.5}
+    assert thresholds <= set(ORDER_PLACEMENT_SECONDS._upper_bounds)
+
+
+@pytest.mark.parametrize("source", ["rules", "dashboard"])
+def test_app_metric_names_are_the_ones_the_app_exposes(source):
+    exprs = [rule["expr"] for rule in rules()] if source == "rules" else dashboard_exprs()
+
+    used = names_in(APP_METRIC, exprs)
+
+    assert used
+    assert used - EXPOSED_NAMES == set()
+
+
+def test_the_dashboard_queries_the_provisioned_prometheus_datasource():
+    provisioned = load_yaml(GRAFANA / "provisioning" / "datasources" / "prometheus.yml")
+    (datasource,) = provisioned["datasources"]
+    assert (datasource["uid"], datasource["url"]) == ("prometheus", "http://prometheus:9090")
+
+    board = dashboard()
+    assert (board["uid"], board["title"], board["schemaVersion"]) == (
+        "monolithos",
+        "Monolithos",
+        39,
+    )
+    panels = board["panels"]
+    assert len({panel["id"] for panel in panels}) == len(panels)
+    for panel in panels:
+        assert panel["type"] == "timeseries"
+        assert panel["datasource"]["uid"] == "prometheus", panel["title"]
+        assert panel["targets"], panel["title"]
+        for target in panel["targets"]:
+            assert target["datasource"]["uid"] == "prometheus", panel["title"]
+
+
+def test_compose_mounts_the_ops_config_where_prometheus_and_grafana_read_it():
+    prometheus, grafana = compose_service("prometheus"), compose_service("grafana")
+    assert "./ops/prometheus:/etc/prometheus:ro" in prometheus["volumes"]
+    assert "./ops/grafana/provisioning:/etc/grafana/provisioning:ro" in grafana["volumes"]
+
+    # The dashboard provider reads the directory that compose mounts the JSON files at.
+    providers = load_yaml(GRAFANA / "provisioning" / "dashboards" / "dashboards.yml")
+    (provider,) = providers["providers"]
+    assert f"./ops/grafana/dashboards:{provider['options']['path']}:ro" in grafana["volumes"]
+    assert prometheus["profiles"] == grafana["profiles"] == ["observability"]
+
+
+def test_only_web_and_worker_share_the_multiprocess_metrics_directory():
+    for name in ("web", "worker"):
+        service = compose_service(name)
+        directory = service["environment"]["PROMETHEUS_MULTIPROC_DIR"]
+        assert f"metrics:{directory}" in service["volumes"], name
+        # The merge with x-app-env must keep the shared settings.
+        assert service["environment"]["DJANGO_ENV"] == "production", name
+    for name in ("migrate", "supplier"):
+        assert "PROMETHEUS_MULTIPROC_DIR" not in compose_service(name).get("environment", {})
+
+
+@pytest.fixture
+def promtool() -> str:
+    path = shutil.which("promtool")
+    if path is None:
+        # CI must run the rule tests; a developer machine without Prometheus may skip them.
+        if os.environ.get("CI"):
+            pytest.fail("promtool is not installed (Debian package `prometheus`)")
+        pytest.skip("promtool is not installed")
+    return path
+
+
+def run(promtool: str, *args: str | Path) -> None:
+    result = subprocess.run(
+        [promtool, *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_promtool_accepts_the_config_and_rules(promtool):
+    run(promtool, "check", "config", PROMETHEUS / "prometheus.yml")
+    run(promtool, "check", "rules", RULES)
+
+
+def test_promtool_rule_unit_tests_pass(promtool):
+    run(promtool, "test", "rules", PROMETHEUS / "tests" / "slo_test.yml")
+
+
+def test_the_dashboard_queries_are_valid_promql(promtool, tmp_path):
+    # Grafana only reports a bad query when someone looks at the panel; promtool parses them now.
+    exprs = [expr.replace("$__rate_interval", "1m") for expr in dashboard_exprs()]
+    records = [{"record": f"dashboard:query_{i}", "expr": expr} for i, expr in enumerate(exprs)]
+    rules_file = tmp_path / "dashboard.yml"
+    rules_file.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": records}]}))
+
+    run(promtool, "check", "rules", rules_file)
