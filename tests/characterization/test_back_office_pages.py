@@ -201,11 +201,32 @@ def test_the_reports_page_survives_a_failing_supplier(staff_client, placed_order
 # ---------------------------------------------------------------------- hidden side effects
 
 
-def test_any_new_order_mails_the_sales_team_even_from_a_shell(db, mailoutbox):
+def test_an_order_added_in_the_admin_mails_the_sales_team(staff_client, mailoutbox):
     customer = CustomerFactory(email="quiet@example.com")
 
-    Order.objects.create(customer=customer, shipping_name="Q", shipping_address="Nowhere")
+    response = staff_client.post(
+        "/admin/monolithos/order/add/",
+        {
+            "customer": customer.pk,
+            "status": "placed",
+            "shipping_status": "pending",
+            "shipping_name": "Q",
+            "shipping_address": "Nowhere",
+            "discount_code": "",
+            "subtotal": "0",
+            "discount": "0",
+            "shipping_cost": "0",
+            "tax": "0",
+            "total": "0",
+            "lines-TOTAL_FORMS": "0",
+            "lines-INITIAL_FORMS": "0",
+            "lines-MIN_NUM_FORMS": "0",
+            "lines-MAX_NUM_FORMS": "1000",
+        },
+    )
 
+    assert response.status_code == 302
+    assert Order.objects.get().customer == customer
     assert [(mail.subject, mail.to) for mail in mailoutbox] == [
         ("New order for quiet@example.com", ["sales@monolithos.example"])
     ]

@@ -95,15 +95,12 @@ def test_placing_an_order_mails_the_customer_and_the_sales_team(
     assert "Total: EUR 49.35" in confirmation.body
 
 
-def test_placing_an_order_calls_the_supplier_once_without_timeout_or_idempotency_key(
-    client, catalogue, supplier
-):
+def test_placing_an_order_dispatches_it_to_the_supplier_once(client, catalogue, supplier):
     response = place(client, order_payload())
 
     [call] = supplier.received()
     assert call["method"] == "POST"
     assert call["path"] == "/v1/dispatches"
-    assert "idempotency-key" not in call["headers"]
     assert call["body"] == {
         "order_ref": response.json()["number"],
         "destination": "12 Analytical Row\nLondon",
