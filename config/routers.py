@@ -1,17 +1,21 @@
 """Database routing: which alias owns which app's tables.
 
 The ``logistics`` alias belongs to the logistics bounded context alone; every other app
-(the legacy monolith, auth, admin, sessions) lives on ``default``. Each app migrates only on
-the alias that owns it, so ``migrate --database logistics`` never creates legacy tables there.
+(the legacy monolith, auth, admin, sessions, tokens) lives on ``default``. Each app migrates
+only on the alias that owns it, and no relation may join objects of two owners: a shipment
+refers to its order by an opaque reference. When a ``replica`` alias is configured
+(REPLICA_DATABASE_URL), reads of ``default``-owned models go there; writes never do.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Model
 
 LOGISTICS_ALIAS = "logistics"
+REPLICA_ALIAS = "replica"
 LOGISTICS_APPS = frozenset({"logistics"})
 
 
@@ -23,7 +27,10 @@ class OwnershipRouter:
     """Routes each model to the alias that owns its app."""
 
     def db_for_read(self, model: type[Model], **hints: Any) -> str:
-        return alias_for_app(model._meta.app_label)
+        owner = alias_for_app(model._meta.app_label)
+        if owner == "default" and REPLICA_ALIAS in settings.DATABASES:
+            return REPLICA_ALIAS
+        return owner
 
     def db_for_write(self, model: type[Model], **hints: Any) -> str:
         return alias_for_app(model._meta.app_label)

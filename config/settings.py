@@ -44,8 +44,12 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_prometheus",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
     "observability.apps.ObservabilityConfig",
     "monolithos.apps.MonolithosConfig",
+    "logistics.apps.LogisticsConfig",
 ]
 
 # The observability middlewares come first, so that every request, including one rejected by a
@@ -88,6 +92,15 @@ DATABASES = {
     "default": env.database("DATABASE_URL", str(VAR_DIR / "default.sqlite3")),
     "logistics": env.database("LOGISTICS_DATABASE_URL", str(VAR_DIR / "logistics.sqlite3")),
 }
+# Optional read replica of ``default`` (legacy reads only; config/routers.py). Tests read the
+# primary through it (MIRROR), so replica lag never shows up as a flaky test.
+REPLICA_DATABASE_URL = env.optional_string("REPLICA_DATABASE_URL")
+if REPLICA_DATABASE_URL:
+    DATABASES["replica"] = {
+        **env.database("REPLICA_DATABASE_URL", str(VAR_DIR / "default.sqlite3")),
+        "TEST": {"MIRROR": "default"},
+    }
+
 for _database in DATABASES.values():
     if "sqlite3" in _database["ENGINE"] and _database["NAME"] != ":memory:":
         Path(_database["NAME"]).parent.mkdir(parents=True, exist_ok=True)
@@ -136,6 +149,44 @@ SALES_TEAM_EMAIL = env.string("SALES_TEAM_EMAIL", "sales@monolithos.example")
 
 # The Supplier Protocol API (supplier_sim on embedded defaults).
 SUPPLIER_API_URL = env.url("SUPPLIER_API_URL", "http://127.0.0.1:8090")
+SUPPLIER_CONNECT_TIMEOUT = env.number("SUPPLIER_CONNECT_TIMEOUT", 2.0, minimum=0.01)
+SUPPLIER_READ_TIMEOUT = env.number("SUPPLIER_READ_TIMEOUT", 10.0, minimum=0.01)
+
+# The logistics API (logistics/api/, under /api/v1/): JSON only, token or session users,
+# throttled per user and per anonymous client through the default cache.
+API_THROTTLE_USER = env.string("API_THROTTLE_USER", "600/minute")
+API_THROTTLE_ANON = env.string("API_THROTTLE_ANON", "60/minute")
+for _name, _rate in (
+    ("API_THROTTLE_USER", API_THROTTLE_USER),
+    ("API_THROTTLE_ANON", API_THROTTLE_ANON),
+):
+    _count, _, _period = _rate.partition("/")
+    # DRF would only fail on the first request; the period is read from its first letter.
+    if not (_count.isdigit() and _period[:1] in ("s", "m", "h", "d") and "/" not in _period):
+        env.errors.append(f"{_name}={_rate!r} is not a rate like 600/minute")
+REST_FRAMEWORK = {
+    # Token first, so that an anonymous request gets 401 with ``WWW-Authenticate: Token``.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "logistics.api.throttling.AnonRateThrottle",
+        "logistics.api.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {"anon": API_THROTTLE_ANON, "user": API_THROTTLE_USER},
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "logistics.api.errors.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Monolithos logistics API",
+    "DESCRIPTION": "Shipments of the logistics context: list, look up, dispatch, cancel, track.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
 
 # Logs: JSON lines in production, readable console lines in development (LOG_FORMAT overrides).
 LOG_FORMAT = env.choice("LOG_FORMAT", ("json", "console"), "json" if PRODUCTION else "console")

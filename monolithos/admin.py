@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from monolithos.mailer import NotificationService
 from monolithos.models import Customer, Invoice, Order, OrderLine, Product
 
 
@@ -28,6 +29,12 @@ class OrderAdmin(admin.ModelAdmin):
     search_fields = ("number", "customer__email", "tracking_number", "supplier_reference")
     raw_id_fields = ("customer",)
     inlines = [OrderLineInline]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change:
+            # Said out loud where the hidden post_save signal used to do it.
+            NotificationService().notify_sales_team(obj)
 
 
 @admin.register(Invoice)

@@ -5,6 +5,3 @@ class MonolithosConfig(AppConfig):
     name = "monolithos"
     verbose_name = "Monolithos (legacy)"
     default_auto_field = "django.db.models.BigAutoField"
-
-    def ready(self):
-        from monolithos import signals  # noqa: F401  (connects the hidden post_save mail)

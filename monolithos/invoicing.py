@@ -1,10 +1,10 @@
-# Invoice rendering. Imports OrderManager for its money formatting and tax rate, while
-# OrderManager imports this module back inside render_invoice: a circular import
-# (LEGACY.md).
+# Invoice rendering, still inside the request (LEGACY.md). It takes money formatting and the
+# tax rate from monolithos.pricing; it used to import OrderManager for them, which imported
+# this module back: the circular import is gone.
 from django.template.loader import render_to_string
 from weasyprint import HTML
 
-from monolithos.order_manager import OrderManager
+from monolithos.pricing import TAX_RATE, format_money
 
 
 def render_invoice_pdf(invoice):
@@ -18,17 +18,17 @@ def render_invoice_pdf(invoice):
                 {
                     "sku": line.sku,
                     "quantity": line.quantity,
-                    "unit_price": OrderManager.format_money(line.unit_price),
-                    "line_total": OrderManager.format_money(line.line_total),
+                    "unit_price": format_money(line.unit_price),
+                    "line_total": format_money(line.line_total),
                 }
                 for line in order.lines.all()
             ],
-            "subtotal": OrderManager.format_money(order.subtotal),
-            "discount": OrderManager.format_money(order.discount),
-            "shipping": OrderManager.format_money(order.shipping_cost),
-            "tax": OrderManager.format_money(order.tax),
-            "tax_rate": int(OrderManager.TAX_RATE * 100),
-            "total": OrderManager.format_money(order.total),
+            "subtotal": format_money(order.subtotal),
+            "discount": format_money(order.discount),
+            "shipping": format_money(order.shipping_cost),
+            "tax": format_money(order.tax),
+            "tax_rate": int(TAX_RATE * 100),
+            "total": format_money(order.total),
         },
     )
     return HTML(string=html).write_pdf()

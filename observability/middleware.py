@@ -20,6 +20,7 @@ import structlog
 from django.core.signals import got_request_exception
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponseBase
+from django.utils.functional import SimpleLazyObject
 
 from observability import trace
 
@@ -42,8 +43,11 @@ def route_name(request: HttpRequest) -> str:
 
 def user_id(request: HttpRequest) -> object:
     # Only a user something already loaded: evaluating request.user here would cost a session
-    # read (a database query) on requests that never needed one.
-    user = getattr(request, "_cached_user", None)
+    # read (a database query) on requests that never needed one. DRF's authentication replaces
+    # the lazy object with the user it authenticated (a token's owner, say).
+    user = request.__dict__.get("user")
+    if isinstance(user, SimpleLazyObject):
+        user = getattr(request, "_cached_user", None)
     return getattr(user, "pk", None)
 
 

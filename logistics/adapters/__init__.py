@@ -1,0 +1,1 @@
+"""Adapters: the real implementations of the logistics ports (Django ORM, HTTP, email, clock)."""

@@ -1,0 +1,106 @@
+"""The shipment repository on the Django ORM, always on the ``logistics`` alias."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Sequence
+
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+
+from logistics.domain import Shipment, ShipmentItem, ShipmentNotFound, ShipmentStatus
+from logistics.models import ShipmentRecord
+
+ALIAS = "logistics"
+
+
+def to_domain(record: ShipmentRecord) -> Shipment:
+    return Shipment(
+        id=record.id,
+        order_ref=record.order_ref,
+        destination=record.destination,
+        items=tuple(ShipmentItem(sku=i["sku"], quantity=i["quantity"]) for i in record.items),
+        status=ShipmentStatus(record.status),
+        owner_id=record.owner_id,
+        contact_email=record.contact_email or None,
+        supplier_reference=record.supplier_reference or None,
+        tracking_number=record.tracking_number or None,
+        attempt_count=record.attempt_count,
+        next_attempt_at=record.next_attempt_at,
+        last_error=record.last_error or None,
+        dispatched_at=record.dispatched_at,
+        delivered_at=record.delivered_at,
+        cancelled_at=record.cancelled_at,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+    )
+
+
+def to_record(shipment: Shipment) -> ShipmentRecord:
+    return ShipmentRecord(
+        id=shipment.id,
+        order_ref=shipment.order_ref,
+        destination=shipment.destination,
+        items=[{"sku": item.sku, "quantity": item.quantity} for item in shipment.items],
+        status=shipment.status.value,
+        owner_id=shipment.owner_id,
+        contact_email=shipment.contact_email or "",
+        supplier_reference=shipment.supplier_reference or "",
+        tracking_number=shipment.tracking_number or "",
+        attempt_count=shipment.attempt_count,
+        next_attempt_at=shipment.next_attempt_at,
+        last_error=shipment.last_error or "",
+        dispatched_at=shipment.dispatched_at,
+        delivered_at=shipment.delivered_at,
+        cancelled_at=shipment.cancelled_at,
+        created_at=shipment.created_at,
+        updated_at=shipment.updated_at or shipment.created_at,
+    )
+
+
+class DjangoShipmentRepository:
+    def __init__(self, alias: str = ALIAS) -> None:
+        self.alias = alias
+
+    def _records(self) -> QuerySet[ShipmentRecord]:
+        return ShipmentRecord.objects.using(self.alias)
+
+    def get(self, shipment_id: uuid.UUID) -> Shipment:
+        try:
+            return to_domain(self._records().get(pk=shipment_id))
+        except ShipmentRecord.DoesNotExist:
+            raise ShipmentNotFound(shipment_id) from None
+
+    def get_by_order_ref(self, order_ref: str) -> Shipment:
+        try:
+            return to_domain(self._records().get(order_ref=order_ref))
+        except ShipmentRecord.DoesNotExist:
+            raise ShipmentNotFound(order_ref) from None
+
+    def find_by_order_refs(self, order_refs: Collection[str]) -> dict[str, Shipment]:
+        records = self._records().filter(order_ref__in=list(order_refs))
+        return {record.order_ref: to_domain(record) for record in records}
+
+    def add_if_absent(self, shipment: Shipment) -> tuple[Shipment, bool]:
+        try:
+            with transaction.atomic(using=self.alias):
+                to_record(shipment).save(using=self.alias, force_insert=True)
+        except IntegrityError:
+            # Another caller created the order's shipment first: theirs is the shipment.
+            return self.get_by_order_ref(shipment.order_ref), False
+        return shipment, True
+
+    def add_many_if_absent(self, shipments: Sequence[Shipment]) -> int:
+        refs = [shipment.order_ref for shipment in shipments]
+        with transaction.atomic(using=self.alias):
+            existing = set(
+                self._records().filter(order_ref__in=refs).values_list("order_ref", flat=True)
+            )
+            new = [to_record(s) for s in shipments if s.order_ref not in existing]
+            # ignore_conflicts covers a concurrent writer between the lookup and the insert.
+            ShipmentRecord.objects.using(self.alias).bulk_create(new, ignore_conflicts=True)
+        return len(new)
+
+    def save(self, shipment: Shipment) -> None:
+        with transaction.atomic(using=self.alias):
+            to_record(shipment).save(using=self.alias, force_update=True)

@@ -1,0 +1,150 @@
+"""The logistics domain: a shipment, its status machine, its value objects and its errors.
+
+Plain Python: this module imports nothing from Django or the rest of the project (an
+import-linter contract), so its rules run and are tested in microseconds.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class LogisticsError(Exception):
+    """Base of every error the logistics context raises on purpose."""
+
+
+class InvalidShipment(LogisticsError):
+    """A value that can never make a valid shipment (empty reference, zero quantity...)."""
+
+
+class IllegalTransition(LogisticsError):
+    def __init__(self, shipment_id: uuid.UUID, current: ShipmentStatus, target: ShipmentStatus):
+        super().__init__(f"shipment {shipment_id} cannot go from {current} to {target}")
+        self.shipment_id = shipment_id
+        self.current = current
+        self.target = target
+
+
+class ShipmentNotFound(LogisticsError):
+    def __init__(self, reference: object) -> None:
+        super().__init__(f"no shipment for {reference}")
+        self.reference = reference
+
+
+class ShipmentStatus(StrEnum):
+    PENDING = "pending"
+    DISPATCHED = "dispatched"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+
+    def can_become(self, target: ShipmentStatus) -> bool:
+        return target in _TRANSITIONS[self]
+
+
+_TRANSITIONS: dict[ShipmentStatus, frozenset[ShipmentStatus]] = {
+    ShipmentStatus.PENDING: frozenset({ShipmentStatus.DISPATCHED, ShipmentStatus.CANCELLED}),
+    ShipmentStatus.DISPATCHED: frozenset({ShipmentStatus.DELIVERED}),
+    ShipmentStatus.DELIVERED: frozenset(),
+    ShipmentStatus.CANCELLED: frozenset(),
+}
+
+
+@dataclass(frozen=True)
+class ShipmentItem:
+    sku: str
+    quantity: int
+
+    def __post_init__(self) -> None:
+        if not self.sku.strip():
+            raise InvalidShipment("an item needs a SKU")
+        if self.quantity < 1:
+            raise InvalidShipment(f"quantity of {self.sku} must be at least 1")
+
+
+@dataclass(frozen=True)
+class SupplierConfirmation:
+    """What the supplier answered when it accepted a dispatch."""
+
+    supplier_reference: str
+    tracking_number: str
+
+    def __post_init__(self) -> None:
+        if not self.supplier_reference or not self.tracking_number:
+            raise InvalidShipment("a supplier confirmation needs a reference and a tracking number")
+
+
+@dataclass
+class Shipment:
+    """One order's shipment. Its status only moves along legal transitions."""
+
+    order_ref: str
+    destination: str
+    items: tuple[ShipmentItem, ...]
+    created_at: datetime
+    id: uuid.UUID = field(default_factory=uuid.uuid4)
+    status: ShipmentStatus = ShipmentStatus.PENDING
+    owner_id: int | None = None
+    contact_email: str | None = None
+    supplier_reference: str | None = None
+    tracking_number: str | None = None
+    attempt_count: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    dispatched_at: datetime | None = None
+    delivered_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if not self.order_ref.strip():
+            raise InvalidShipment("a shipment needs an order reference")
+        if not self.destination.strip():
+            raise InvalidShipment("a shipment needs a destination")
+        if not self.items:
+            raise InvalidShipment("a shipment needs at least one item")
+        if self.updated_at is None:
+            self.updated_at = self.created_at
+
+    @property
+    def idempotency_key(self) -> str:
+        """Stable for this shipment across retries and processes: the supplier dedupes on it."""
+        return f"shipment-{self.id}"
+
+    def _move_to(self, target: ShipmentStatus, now: datetime) -> None:
+        if not self.status.can_become(target):
+            raise IllegalTransition(self.id, self.status, target)
+        self.status = target
+        self.updated_at = now
+
+    def ensure_dispatchable(self) -> None:
+        if not self.status.can_become(ShipmentStatus.DISPATCHED):
+            raise IllegalTransition(self.id, self.status, ShipmentStatus.DISPATCHED)
+
+    def mark_dispatched(self, confirmation: SupplierConfirmation, now: datetime) -> None:
+        self._move_to(ShipmentStatus.DISPATCHED, now)
+        self.supplier_reference = confirmation.supplier_reference
+        self.tracking_number = confirmation.tracking_number
+        self.dispatched_at = now
+        self.attempt_count += 1
+        self.next_attempt_at = None
+        self.last_error = None
+
+    def record_failed_attempt(self, reason: str, now: datetime, retry_at: datetime | None) -> None:
+        """The supplier did not take it: stay pending, remember why and when (if ever) to retry."""
+        self.ensure_dispatchable()
+        self.attempt_count += 1
+        self.last_error = reason
+        self.next_attempt_at = retry_at
+        self.updated_at = now
+
+    def mark_delivered(self, now: datetime) -> None:
+        self._move_to(ShipmentStatus.DELIVERED, now)
+        self.delivered_at = now
+
+    def cancel(self, now: datetime) -> None:
+        self._move_to(ShipmentStatus.CANCELLED, now)
+        self.cancelled_at = now
+        self.next_attempt_at = None

@@ -1,0 +1,83 @@
+"""The ports of the logistics context: what its services need from the outside world.
+
+Each is a ``typing.Protocol``: the services depend on these shapes only, the adapters in
+``logistics.adapters`` implement them for production, and the fakes in ``tests/`` implement
+them for unit tests (mypy checks both). Imports only the domain.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol
+
+from logistics.domain import LogisticsError, Shipment, ShipmentItem, SupplierConfirmation
+
+
+class ShipmentRepository(Protocol):
+    def get(self, shipment_id: uuid.UUID) -> Shipment:
+        """The shipment, or ShipmentNotFound."""
+        ...
+
+    def get_by_order_ref(self, order_ref: str) -> Shipment:
+        """The order's shipment, or ShipmentNotFound."""
+        ...
+
+    def find_by_order_refs(self, order_refs: Collection[str]) -> dict[str, Shipment]: ...
+
+    def add_if_absent(self, shipment: Shipment) -> tuple[Shipment, bool]:
+        """Store it unless its order has one; return the stored one and whether it is new."""
+        ...
+
+    def add_many_if_absent(self, shipments: Sequence[Shipment]) -> int:
+        """Store those whose order has none yet, in one go; return how many were stored."""
+        ...
+
+    def save(self, shipment: Shipment) -> None: ...
+
+
+@dataclass(frozen=True)
+class DispatchRequest:
+    order_ref: str
+    destination: str
+    items: tuple[ShipmentItem, ...]
+    idempotency_key: str
+
+
+FailureKind = Literal["unavailable", "unreachable", "timeout", "rejected"]
+
+
+class SupplierFailure(LogisticsError):
+    """The supplier did not accept the request. ``retryable`` says whether trying again may help."""
+
+    def __init__(self, kind: FailureKind, detail: str, status: int | None = None) -> None:
+        super().__init__(f"supplier {kind}: {detail}")
+        self.kind: FailureKind = kind
+        self.detail = detail
+        self.status = status
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind != "rejected"
+
+
+class SupplierGateway(Protocol):
+    def dispatch(self, request: DispatchRequest) -> SupplierConfirmation:
+        """Hand the shipment to the supplier, or raise SupplierFailure."""
+        ...
+
+    def dispatch_status(self, supplier_reference: str) -> str:
+        """The supplier's own status for a dispatch, or raise SupplierFailure."""
+        ...
+
+
+class Notifier(Protocol):
+    def notify(
+        self, kind: str, recipient: str, context: Mapping[str, str], idempotency_key: str
+    ) -> None: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...

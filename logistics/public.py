@@ -1,0 +1,43 @@
+"""The public API of the logistics context: the only module other packages may import.
+
+An import-linter contract enforces it. Everything here is either the facade, the function that
+builds it, a boundary contract (pydantic) or an error a caller may need to catch.
+"""
+
+from __future__ import annotations
+
+from logistics.contracts import (
+    CreateShipment,
+    DispatchOutcome,
+    ImportReport,
+    ItemIn,
+    LegacyShipment,
+    ShipmentView,
+    TrackingView,
+)
+from logistics.domain import (
+    IllegalTransition,
+    InvalidShipment,
+    LogisticsError,
+    ShipmentNotFound,
+    ShipmentStatus,
+)
+from logistics.services import LogisticsService
+from logistics.wiring import build_logistics_service
+
+__all__ = [
+    "CreateShipment",
+    "DispatchOutcome",
+    "IllegalTransition",
+    "ImportReport",
+    "InvalidShipment",
+    "ItemIn",
+    "LegacyShipment",
+    "LogisticsError",
+    "LogisticsService",
+    "ShipmentNotFound",
+    "ShipmentStatus",
+    "ShipmentView",
+    "TrackingView",
+    "build_logistics_service",
+]

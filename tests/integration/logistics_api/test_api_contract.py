@@ -1,0 +1,91 @@
+"""Schemathesis against the running Django app: no input documented or not makes the API fail.
+
+Driven programmatically rather than through ``schema.parametrize()``, so that it is one test
+that shares one database set-up with pytest-django: every operation of the OpenAPI document,
+in positive and negative generation modes, each case sent through the WSGI application with a
+staff token and checked with ``not_a_server_error``. Path parameters are drawn from the shipments
+created here as well as generated, so dispatch, cancel and tracking reach the service and the
+supplier simulator, not only their 404s.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import schemathesis
+from django.contrib.auth.models import User
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from schemathesis import Case, GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Ok
+
+from tests.conftest import SupplierSimulator
+from tests.integration.logistics_api.factories import ShipmentFactory, token_for
+
+EXAMPLES_PER_OPERATION_AND_MODE = 25
+
+
+def known_values(*, owner: User) -> dict[str, list[str]]:
+    shipments = [
+        *ShipmentFactory.create_batch(3, owner_id=owner.pk),
+        ShipmentFactory(cancelled=True),
+        ShipmentFactory(dispatched=True),
+    ]
+    return {
+        "shipment_id": [str(shipment.id) for shipment in shipments],
+        "order_ref": [shipment.order_ref for shipment in shipments],
+    }
+
+
+# Django's handler closes connections around each request (close_old_connections), which would
+# end a test's wrapping transaction: the data must be committed, hence transaction=True.
+@pytest.mark.django_db(databases=["default", "logistics"], transaction=True)
+@pytest.mark.simulator
+def test_api_contract_has_no_server_errors(
+    supplier: SupplierSimulator, staff: User, settings: Any
+) -> None:
+    # Hundreds of requests in a few seconds: the throttle is not what this test is about.
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"user": "100000/minute", "anon": "100000/minute"},
+    }
+    # Some dispatches fail, so the 202 (still pending) answer is exercised too.
+    supplier.set_chaos(failure_rate=0.5)
+    headers = {"Authorization": f"Token {token_for(staff)}"}
+
+    # Imported here: building the handler loads every middleware, and only this test needs it.
+    from config.wsgi import application
+
+    schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
+    operations = [r.ok() for r in schema.get_all_operations() if isinstance(r, Ok)]
+    assert len(operations) == 5, "an operation of the schema could not be loaded"
+
+    for operation in operations:
+        # Fresh shipments for each operation: cancel must not leave dispatch nothing to dispatch.
+        known = known_values(owner=staff)
+        path_names = [p.name for p in operation.path_parameters]
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            strategies = [operation.as_strategy(generation_mode=mode)]
+            # Negative mode cannot break a fixed parameter, and these operations have no other.
+            for name in path_names if mode is GenerationMode.POSITIVE else ():
+                strategies += [
+                    operation.as_strategy(generation_mode=mode, path_parameters={name: value})
+                    for value in known[name]
+                ]
+
+            @given(case=st.one_of(strategies))
+            @hypothesis_settings(
+                max_examples=EXAMPLES_PER_OPERATION_AND_MODE,
+                deadline=None,
+                derandomize=True,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
+            def no_server_error(case: Case) -> None:
+                response = case.call(headers=headers)
+                case.validate_response(response, checks=[not_a_server_error])
+
+            no_server_error()

@@ -1,0 +1,109 @@
+"""In-memory fakes of the logistics ports, checked against the Protocols by mypy (bottom)."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from logistics.domain import Shipment, ShipmentNotFound, SupplierConfirmation
+from logistics.ports import (
+    Clock,
+    DispatchRequest,
+    Notifier,
+    ShipmentRepository,
+    SupplierFailure,
+    SupplierGateway,
+)
+
+
+class FakeShipmentRepository:
+    def __init__(self) -> None:
+        self._by_id: dict[uuid.UUID, Shipment] = {}
+
+    def get(self, shipment_id: uuid.UUID) -> Shipment:
+        try:
+            return copy.deepcopy(self._by_id[shipment_id])
+        except KeyError:
+            raise ShipmentNotFound(shipment_id) from None
+
+    def get_by_order_ref(self, order_ref: str) -> Shipment:
+        for shipment in self._by_id.values():
+            if shipment.order_ref == order_ref:
+                return copy.deepcopy(shipment)
+        raise ShipmentNotFound(order_ref)
+
+    def find_by_order_refs(self, order_refs: Collection[str]) -> dict[str, Shipment]:
+        wanted = set(order_refs)
+        return {
+            s.order_ref: copy.deepcopy(s) for s in self._by_id.values() if s.order_ref in wanted
+        }
+
+    def add_if_absent(self, shipment: Shipment) -> tuple[Shipment, bool]:
+        try:
+            return self.get_by_order_ref(shipment.order_ref), False
+        except ShipmentNotFound:
+            self._by_id[shipment.id] = copy.deepcopy(shipment)
+            return shipment, True
+
+    def add_many_if_absent(self, shipments: Sequence[Shipment]) -> int:
+        return sum(self.add_if_absent(shipment)[1] for shipment in shipments)
+
+    def save(self, shipment: Shipment) -> None:
+        assert shipment.id in self._by_id, "save() is for stored shipments"
+        self._by_id[shipment.id] = copy.deepcopy(shipment)
+
+
+@dataclass
+class FakeSupplier:
+    """Accepts dispatches (deduplicating on the idempotency key) or fails as told."""
+
+    failure: SupplierFailure | None = None
+    requests: list[DispatchRequest] = field(default_factory=list)
+    accepted: dict[str, SupplierConfirmation] = field(default_factory=dict)
+
+    def dispatch(self, request: DispatchRequest) -> SupplierConfirmation:
+        self.requests.append(request)
+        if self.failure is not None:
+            raise self.failure
+        if request.idempotency_key not in self.accepted:
+            number = len(self.accepted) + 1
+            self.accepted[request.idempotency_key] = SupplierConfirmation(
+                supplier_reference=f"SUP-{number:06d}", tracking_number=f"TRK{number:010d}"
+            )
+        return self.accepted[request.idempotency_key]
+
+    def dispatch_status(self, supplier_reference: str) -> str:
+        if self.failure is not None:
+            raise self.failure
+        return "accepted"
+
+
+@dataclass
+class FakeNotifier:
+    sent: list[tuple[str, str, dict[str, str], str]] = field(default_factory=list)
+
+    def notify(
+        self, kind: str, recipient: str, context: Mapping[str, str], idempotency_key: str
+    ) -> None:
+        self.sent.append((kind, recipient, dict(context), idempotency_key))
+
+
+@dataclass
+class FixedClock:
+    current: datetime = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, delta: timedelta) -> None:
+        self.current += delta
+
+
+# mypy proves the fakes satisfy the ports they stand in for.
+_repository: ShipmentRepository = FakeShipmentRepository()
+_supplier: SupplierGateway = FakeSupplier()
+_notifier: Notifier = FakeNotifier()
+_clock: Clock = FixedClock()

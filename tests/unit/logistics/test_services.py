@@ -1,0 +1,205 @@
+"""LogisticsService with in-memory fakes: every use case, no database, no network."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from logistics.contracts import CreateShipment, ItemIn, LegacyShipment
+from logistics.domain import IllegalTransition, ShipmentNotFound, ShipmentStatus
+from logistics.ports import SupplierFailure
+from logistics.services import LogisticsService
+from tests.unit.logistics.fakes import (
+    FakeNotifier,
+    FakeShipmentRepository,
+    FakeSupplier,
+    FixedClock,
+)
+
+
+@pytest.fixture
+def supplier() -> FakeSupplier:
+    return FakeSupplier()
+
+
+@pytest.fixture
+def notifier() -> FakeNotifier:
+    return FakeNotifier()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock()
+
+
+@pytest.fixture
+def service(supplier, notifier, clock) -> LogisticsService:
+    return LogisticsService(
+        repository=FakeShipmentRepository(),
+        supplier=supplier,
+        notifier=notifier,
+        clock=clock,
+        retry_delay=timedelta(minutes=1),
+    )
+
+
+def create(order_ref: str = "ORD-000001", **overrides: Any) -> CreateShipment:
+    fields: dict[str, Any] = {
+        "order_ref": order_ref,
+        "destination": "1 Dock Road",
+        "items": [ItemIn(sku="BOX-S", quantity=2)],
+        "contact_email": "ada@example.com",
+    }
+    fields.update(overrides)
+    return CreateShipment(**fields)
+
+
+def test_creating_a_shipment_is_idempotent_on_the_order_reference(service):
+    first = service.create_shipment(create())
+    second = service.create_shipment(create(destination="somewhere else"))
+
+    assert second.id == first.id
+    assert second.destination == "1 Dock Road"
+    assert first.status is ShipmentStatus.PENDING
+
+
+def test_dispatch_hands_the_shipment_to_the_supplier_with_its_idempotency_key(service, supplier):
+    shipment = service.create_shipment(create())
+
+    outcome = service.dispatch(shipment.id)
+
+    assert outcome.dispatched
+    assert (outcome.shipment.status, outcome.shipment.supplier_reference) == (
+        ShipmentStatus.DISPATCHED,
+        "SUP-000001",
+    )
+    [request] = supplier.requests
+    assert request.idempotency_key == f"shipment-{shipment.id}"
+    assert [(item.sku, item.quantity) for item in request.items] == [("BOX-S", 2)]
+
+
+def test_a_supplier_failure_leaves_the_shipment_pending_with_a_growing_backoff(
+    service, supplier, clock
+):
+    supplier.failure = SupplierFailure("unavailable", "HTTP 503", 503)
+    shipment = service.create_shipment(create())
+
+    first = service.dispatch(shipment.id)
+    second = service.dispatch(shipment.id)
+
+    assert not first.dispatched
+    assert (first.failure_kind, first.failure_status) == ("unavailable", 503)
+    assert first.shipment.next_attempt_at == clock.now() + timedelta(minutes=1)
+    assert second.shipment.next_attempt_at == clock.now() + timedelta(minutes=2)
+    assert (second.shipment.status, second.shipment.attempt_count) == (ShipmentStatus.PENDING, 2)
+
+
+def test_a_rejected_dispatch_is_not_scheduled_for_retry(service, supplier):
+    supplier.failure = SupplierFailure("rejected", "HTTP 400: bad item", 400)
+    shipment = service.create_shipment(create())
+
+    outcome = service.dispatch(shipment.id)
+
+    assert (outcome.dispatched, outcome.shipment.next_attempt_at) == (False, None)
+    assert outcome.shipment.last_error == "supplier rejected: HTTP 400: bad item"
+
+
+def test_retrying_after_a_failure_reuses_the_same_idempotency_key(service, supplier):
+    shipment = service.create_shipment(create())
+    supplier.failure = SupplierFailure("timeout", "ReadTimeout")
+    service.dispatch(shipment.id)
+    supplier.failure = None
+
+    service.dispatch(shipment.id)
+
+    assert len({request.idempotency_key for request in supplier.requests}) == 1
+
+
+def test_dispatching_twice_is_an_illegal_transition(service):
+    shipment = service.create_shipment(create())
+    service.dispatch(shipment.id)
+
+    with pytest.raises(IllegalTransition):
+        service.dispatch(shipment.id)
+
+
+def test_cancel_then_dispatch_is_illegal_and_calls_no_supplier(service, supplier):
+    shipment = service.create_shipment(create())
+    service.cancel_order("ORD-000001")
+
+    with pytest.raises(IllegalTransition):
+        service.dispatch(shipment.id)
+    assert supplier.requests == []
+
+
+def test_delivery_notifies_the_contact_once_per_shipment(service, notifier):
+    shipment = service.create_shipment(create())
+    service.dispatch(shipment.id)
+
+    delivered = service.record_delivery(shipment.id)
+
+    assert delivered.status is ShipmentStatus.DELIVERED
+    [(kind, recipient, context, key)] = notifier.sent
+    assert (kind, recipient, context["order_ref"]) == (
+        "shipment_delivered",
+        "ada@example.com",
+        "ORD-000001",
+    )
+    assert key == f"shipment-{shipment.id}-delivered"
+
+
+def test_tracking_asks_the_supplier_only_after_dispatch(service, supplier):
+    service.create_shipment(create())
+    assert service.track("ORD-000001").supplier_status is None
+
+    service.dispatch_order("ORD-000001")
+    supplier.failure = SupplierFailure("unreachable", "ConnectionError")
+
+    tracking = service.track("ORD-000001")
+    assert (tracking.status, tracking.supplier_status) == (ShipmentStatus.DISPATCHED, "unknown")
+
+
+def test_unknown_shipments_are_reported_as_not_found(service):
+    with pytest.raises(ShipmentNotFound):
+        service.track("ORD-404")
+
+
+def test_importing_legacy_shipments_skips_orders_that_have_one(service, clock):
+    service.create_shipment(create("ORD-000001"))
+    records = [
+        LegacyShipment(
+            order_ref=ref,
+            destination="1 Dock Road",
+            items=[ItemIn(sku="BOX-S", quantity=1)],
+            status=ShipmentStatus.DISPATCHED,
+            supplier_reference="SUP-9",
+            tracking_number="TRK9",
+            dispatched_at=clock.now(),
+            created_at=clock.now(),
+        )
+        for ref in ("ORD-000001", "ORD-000002")
+    ]
+
+    first = service.import_legacy(records)
+    again = service.import_legacy(records)
+
+    assert (first.received, first.created, again.created) == (2, 1, 0)
+    imported = service.get_for_order("ORD-000002")
+    assert (imported.status, imported.supplier_reference, imported.attempt_count) == (
+        ShipmentStatus.DISPATCHED,
+        "SUP-9",
+        1,
+    )
+    assert service.get_for_order("ORD-000001").status is ShipmentStatus.PENDING
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"order_ref": "  "}, {"items": []}, {"items": [{"sku": "X", "quantity": 0}]}, {"bogus": 1}],
+)
+def test_commands_refuse_bad_input_at_the_boundary(overrides):
+    with pytest.raises(ValidationError):
+        create(**overrides)
