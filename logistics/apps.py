@@ -9,3 +9,13 @@ class LogisticsConfig(AppConfig):
     name = "logistics"
     verbose_name = "Logistics"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from logistics.wiring import supplier_breaker
+        from observability.health import register_readiness_check
+
+        # Reported, not failed on: with the breaker open, orders are still taken and their
+        # shipments deferred, so the web process stays ready.
+        register_readiness_check(
+            "supplier_breaker", lambda: f"breaker {supplier_breaker().state().state}"
+        )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -112,6 +113,24 @@ class TrackingView(_Contract):
     dispatched_at: datetime | None
     supplier_status: str | None
     """The supplier's own status; ``unknown`` when it could not be asked, None before dispatch."""
+
+
+class QuoteView(_Contract):
+    sku: str
+    quantity: int
+    unit_cost: Decimal
+    shipping_cost: Decimal
+    currency: str
+    lead_time_days: int
+    stale: bool
+    """True when the supplier could not be asked and this is the last known good answer."""
+    age_seconds: float | None
+
+
+class SweepReport(_Contract):
+    due: int
+    dispatched: int
+    deferred: int
 
 
 class ImportReport(_Contract):

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Literal, Protocol
 
 from logistics.domain import LogisticsError, Shipment, ShipmentItem, SupplierConfirmation
@@ -26,6 +27,10 @@ class ShipmentRepository(Protocol):
         ...
 
     def find_by_order_refs(self, order_refs: Collection[str]) -> dict[str, Shipment]: ...
+
+    def due_for_dispatch(self, now: datetime, limit: int) -> list[Shipment]:
+        """Pending shipments whose next attempt is due, or that were never attempted."""
+        ...
 
     def add_if_absent(self, shipment: Shipment) -> tuple[Shipment, bool]:
         """Store it unless its order has one; return the stored one and whether it is new."""
@@ -46,21 +51,47 @@ class DispatchRequest:
     idempotency_key: str
 
 
-FailureKind = Literal["unavailable", "unreachable", "timeout", "rejected"]
+FailureKind = Literal[
+    "unavailable", "unreachable", "timeout", "rejected", "circuit_open", "bulkhead_full"
+]
 
 
 class SupplierFailure(LogisticsError):
-    """The supplier did not accept the request. ``retryable`` says whether trying again may help."""
+    """The supplier did not accept the request.
 
-    def __init__(self, kind: FailureKind, detail: str, status: int | None = None) -> None:
+    ``rejected`` means the supplier refused this request (a 4xx): trying again cannot help.
+    Every other kind is about the supplier's health or our protection from it, so the shipment
+    is kept and tried again later (``retryable``).
+    """
+
+    def __init__(
+        self,
+        kind: FailureKind,
+        detail: str,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(f"supplier {kind}: {detail}")
         self.kind: FailureKind = kind
         self.detail = detail
         self.status = status
+        self.retry_after = retry_after
 
     @property
     def retryable(self) -> bool:
         return self.kind != "rejected"
+
+
+@dataclass(frozen=True)
+class Quote:
+    sku: str
+    quantity: int
+    unit_cost: Decimal
+    shipping_cost: Decimal
+    currency: str
+    lead_time_days: int
+    stale: bool = False
+    age_seconds: float | None = None
 
 
 class SupplierGateway(Protocol):
@@ -70,6 +101,10 @@ class SupplierGateway(Protocol):
 
     def dispatch_status(self, supplier_reference: str) -> str:
         """The supplier's own status for a dispatch, or raise SupplierFailure."""
+        ...
+
+    def quote(self, sku: str, quantity: int) -> Quote:
+        """A price quote; possibly the last known good one, marked stale. Or SupplierFailure."""
         ...
 
 

@@ -12,7 +12,9 @@ from logistics.contracts import (
     ImportReport,
     ItemIn,
     LegacyShipment,
+    QuoteView,
     ShipmentView,
+    SweepReport,
     TrackingView,
 )
 from logistics.domain import (
@@ -35,9 +37,11 @@ __all__ = [
     "LegacyShipment",
     "LogisticsError",
     "LogisticsService",
+    "QuoteView",
     "ShipmentNotFound",
     "ShipmentStatus",
     "ShipmentView",
+    "SweepReport",
     "TrackingView",
     "build_logistics_service",
 ]

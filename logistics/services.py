@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Sequence
+from contextlib import suppress
 from datetime import timedelta
 
 from logistics.contracts import (
@@ -16,10 +17,18 @@ from logistics.contracts import (
     DispatchOutcome,
     ImportReport,
     LegacyShipment,
+    QuoteView,
     ShipmentView,
+    SweepReport,
     TrackingView,
 )
-from logistics.domain import Shipment, ShipmentItem, ShipmentStatus, SupplierConfirmation
+from logistics.domain import (
+    IllegalTransition,
+    Shipment,
+    ShipmentItem,
+    ShipmentStatus,
+    SupplierConfirmation,
+)
 from logistics.ports import (
     Clock,
     DispatchRequest,
@@ -101,6 +110,16 @@ class LogisticsService:
         self.repository.save(shipment)
         return DispatchOutcome(shipment=ShipmentView.of(shipment), dispatched=True)
 
+    def dispatch_due(self, limit: int = 100) -> SweepReport:
+        """Try again every pending shipment whose next attempt is due (the scheduled retry)."""
+        due = self.repository.due_for_dispatch(self.clock.now(), limit)
+        dispatched = 0
+        for shipment in due:
+            # IllegalTransition: dispatched or cancelled by someone else since we looked.
+            with suppress(IllegalTransition):
+                dispatched += self.dispatch(shipment.id).dispatched
+        return SweepReport(due=len(due), dispatched=dispatched, deferred=len(due) - dispatched)
+
     def dispatch_order(self, order_ref: str) -> DispatchOutcome:
         return self.dispatch(self.repository.get_by_order_ref(order_ref).id)
 
@@ -164,15 +183,36 @@ class LogisticsService:
         found = self.repository.find_by_order_refs(order_refs)
         return {order_ref: ShipmentView.of(shipment) for order_ref, shipment in found.items()}
 
+    def quote(self, sku: str, quantity: int) -> QuoteView | None:
+        """The supplier's quote, possibly the last known good one (stale); None when neither."""
+        try:
+            quote = self.supplier.quote(sku, quantity)
+        except SupplierFailure:
+            return None
+        return QuoteView(
+            sku=quote.sku,
+            quantity=quote.quantity,
+            unit_cost=quote.unit_cost,
+            shipping_cost=quote.shipping_cost,
+            currency=quote.currency,
+            lead_time_days=quote.lead_time_days,
+            stale=quote.stale,
+            age_seconds=quote.age_seconds,
+        )
+
+    def supplier_status(self, supplier_reference: str) -> str:
+        """The supplier's own status of a dispatch it holds, or ``unknown`` when it cannot say."""
+        try:
+            return self.supplier.dispatch_status(supplier_reference)
+        except SupplierFailure:
+            return "unknown"
+
     def track(self, order_ref: str) -> TrackingView:
         """Where the order's shipment is, with the supplier's own status when it can be asked."""
         shipment = self.repository.get_by_order_ref(order_ref)
         supplier_status = None
         if shipment.supplier_reference:
-            try:
-                supplier_status = self.supplier.dispatch_status(shipment.supplier_reference)
-            except SupplierFailure:
-                supplier_status = "unknown"
+            supplier_status = self.supplier_status(shipment.supplier_reference)
         return TrackingView(
             order_ref=shipment.order_ref,
             status=shipment.status,

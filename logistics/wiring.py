@@ -2,27 +2,76 @@
 
 Entry points (API views, admin actions, management commands, the legacy OrderManager through
 ``logistics.public``) ask this module for a service; nothing else constructs adapters.
+
+Two retry policies: a caller waiting on an HTTP request gets one attempt within a short
+deadline (a failure defers the shipment, it is never lost); the background sweep retries with
+backoff within a longer one. The circuit breaker and the bulkhead are per process and shared
+by both; with REDIS_URL set, the breaker's state is shared by every process (docs/adr/0006).
 """
 
 from __future__ import annotations
 
+from functools import cache
+
 from django.conf import settings
 
+from logistics.adapters.breaker import BreakerConfig, CircuitBreaker, build_breaker
+from logistics.adapters.bulkhead import Bulkhead
 from logistics.adapters.clock import SystemClock
 from logistics.adapters.notifier import EmailNotifier
 from logistics.adapters.orm import DjangoShipmentRepository
+from logistics.adapters.resilient_supplier import ResilientSupplierGateway, RetryPolicy
 from logistics.adapters.supplier_http import HttpSupplierGateway
 from logistics.services import LogisticsService
 
 
-def build_logistics_service() -> LogisticsService:
-    return LogisticsService(
-        repository=DjangoShipmentRepository(),
-        supplier=HttpSupplierGateway(
+@cache
+def supplier_breaker() -> CircuitBreaker:
+    return build_breaker(
+        BreakerConfig(
+            name="supplier",
+            window_size=settings.BREAKER_WINDOW_SIZE,
+            minimum_calls=settings.BREAKER_MINIMUM_CALLS,
+            failure_rate_threshold=settings.BREAKER_FAILURE_RATE,
+            slow_call_seconds=settings.BREAKER_SLOW_CALL_SECONDS,
+            reset_timeout_seconds=settings.BREAKER_RESET_TIMEOUT,
+        ),
+        settings.REDIS_URL,
+    )
+
+
+@cache
+def supplier_bulkhead() -> Bulkhead:
+    return Bulkhead(settings.SUPPLIER_MAX_CONCURRENT_CALLS)
+
+
+def supplier_gateway(*, background: bool = False) -> ResilientSupplierGateway:
+    policy = (
+        RetryPolicy(
+            max_attempts=settings.SUPPLIER_BACKGROUND_ATTEMPTS,
+            deadline=settings.SUPPLIER_BACKGROUND_DEADLINE,
+            backoff_initial=settings.SUPPLIER_BACKOFF_INITIAL,
+            backoff_max=settings.SUPPLIER_BACKOFF_MAX,
+        )
+        if background
+        else RetryPolicy(max_attempts=1, deadline=settings.SUPPLIER_DEADLINE)
+    )
+    return ResilientSupplierGateway(
+        HttpSupplierGateway(
             settings.SUPPLIER_API_URL,
             connect_timeout=settings.SUPPLIER_CONNECT_TIMEOUT,
             read_timeout=settings.SUPPLIER_READ_TIMEOUT,
         ),
+        breaker=supplier_breaker(),
+        bulkhead=supplier_bulkhead(),
+        policy=policy,
+    )
+
+
+def build_logistics_service(*, background: bool = False) -> LogisticsService:
+    return LogisticsService(
+        repository=DjangoShipmentRepository(),
+        supplier=supplier_gateway(background=background),
         notifier=EmailNotifier(),
         clock=SystemClock(),
     )

@@ -4,7 +4,6 @@
 import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.validators import validate_email
@@ -16,6 +15,7 @@ from logistics.public import (
     ItemIn,
     LogisticsService,
     ShipmentNotFound,
+    ShipmentStatus,
     build_logistics_service,
 )
 from monolithos import pricing
@@ -23,11 +23,6 @@ from monolithos.invoicing import render_invoice_pdf
 from monolithos.mailer import NotificationService
 from monolithos.repository import DatabaseRepo
 from observability.metrics import order_placement
-from observability.outbound import SupplierSession
-
-# The supplier calls OrderManager still makes itself (tracking without a shipment, quotes)
-# carry the trace id and are measured; they have no timeout and no retry (LEGACY.md).
-supplier_http = SupplierSession()
 
 
 class OrderError(Exception):
@@ -223,19 +218,28 @@ class OrderManager:
                 contact_email=order.customer.email,
             )
         )
-        outcome = self.logistics.dispatch(shipment.id)
-        if not outcome.dispatched:
-            if outcome.failure_kind in ("unreachable", "timeout"):
-                raise ConnectionError(outcome.failure_detail)
-            raise SupplierError("supplier error: %s" % outcome.failure_status)
-        dispatched = outcome.shipment
-        order.supplier_reference = dispatched.supplier_reference
-        order.tracking_number = dispatched.tracking_number
+        if shipment.status != ShipmentStatus.DISPATCHED:
+            # Already dispatched (by the background sweep, after a deferral): nothing to send,
+            # only the legacy columns to bring in step.
+            outcome = self.logistics.dispatch(shipment.id)
+            if not outcome.dispatched:
+                if outcome.failure_kind in ("unreachable", "timeout"):
+                    raise ConnectionError(outcome.failure_detail)
+                raise SupplierError(
+                    "supplier error: %s" % (outcome.failure_status or outcome.failure_kind)
+                )
+            shipment = outcome.shipment
+        self._copy_shipping_columns(order, shipment)
+        return order
+
+    def _copy_shipping_columns(self, order, shipment):
+        """Dual-write: the legacy columns follow the shipment while legacy views read them."""
+        order.supplier_reference = shipment.supplier_reference
+        order.tracking_number = shipment.tracking_number
         order.shipping_status = "dispatched"
-        order.dispatched_at = dispatched.dispatched_at
+        order.dispatched_at = shipment.dispatched_at
         order.status = "shipped"
         order.save()
-        return order
 
     def ship_order(self, order):
         if order.status == "cancelled":
@@ -245,35 +249,33 @@ class OrderManager:
         return self.dispatch(order)
 
     def track_order(self, order):
-        result = {
+        try:
+            tracking = self.logistics.track(order.number)
+        except ShipmentNotFound:
+            tracking = None  # an order from before the backfill
+        if (
+            tracking is not None
+            and tracking.status == ShipmentStatus.DISPATCHED
+            and order.shipping_status != "dispatched"
+        ):
+            # Dispatched by the background sweep after a deferral: repair the legacy columns.
+            self._copy_shipping_columns(order, tracking)
+        return {
             "order": order.number,
             "status": order.status,
             "shipping_status": order.shipping_status,
             "tracking_number": order.tracking_number or None,
             "supplier_reference": order.supplier_reference or None,
             "dispatched_at": order.dispatched_at.isoformat() if order.dispatched_at else None,
-            "supplier_status": None,
+            "supplier_status": (
+                tracking.supplier_status if tracking else self._legacy_supplier_status(order)
+            ),
         }
-        try:
-            result["supplier_status"] = self.logistics.track(order.number).supplier_status
-        except ShipmentNotFound:
-            # An order from before the backfill: ask the supplier the old way.
-            result["supplier_status"] = self._legacy_supplier_status(order)
-        return result
 
     def _legacy_supplier_status(self, order):
         if not order.supplier_reference:
             return None
-        try:
-            r = supplier_http.get(
-                settings.SUPPLIER_API_URL + "/v1/dispatches/" + order.supplier_reference,
-                operation="track",
-            )
-            if r.status_code == 200:
-                return r.json()["status"]
-            return "unknown"
-        except:
-            return "unknown"
+        return self.logistics.supplier_status(order.supplier_reference)
 
     # ------------------------------------------------------------------ cancelling
     def cancel_order(self, order):
@@ -314,16 +316,8 @@ class OrderManager:
         report = []
         for product in self.repo.products_below(threshold):
             reorder = threshold * 2 - product.stock
-            quote = None
-            try:
-                r = supplier_http.get(
-                    settings.SUPPLIER_API_URL + "/v1/quotes",
-                    params={"sku": product.sku, "quantity": reorder},
-                    operation="quote",
-                )
-                if r.status_code == 200:
-                    quote = r.json()
-            except:
-                pass
+            # One supplier call per row (LEGACY.md), through the resilient gateway: a stale
+            # quote when the supplier is down, None when there is none to fall back to.
+            quote = self.logistics.quote(product.sku, reorder)
             report.append({"product": product, "reorder_quantity": reorder, "quote": quote})
         return report

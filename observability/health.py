@@ -16,8 +16,9 @@ from django.db import connections
 
 logger = structlog.get_logger(__name__)
 
-ReadinessCheck = Callable[[], None]
-"""Returns when the dependency is usable; raises with the reason when it is not."""
+ReadinessCheck = Callable[[], str | None]
+"""Returns (optionally a detail to show, such as a breaker's state) when the dependency is
+usable; raises with the reason when it is not."""
 
 _checks: dict[str, ReadinessCheck] = {}
 
@@ -27,7 +28,7 @@ def register_readiness_check(name: str, check: ReadinessCheck) -> None:
 
 
 def database_check(alias: str) -> ReadinessCheck:
-    def check() -> None:
+    def check() -> str | None:
         connection = connections[alias]
         try:
             with connection.cursor() as cursor:
@@ -36,6 +37,7 @@ def database_check(alias: str) -> ReadinessCheck:
             # Drop a broken connection so the next probe reconnects instead of reusing it.
             connection.close()
             raise
+        return None
 
     return check
 
@@ -49,11 +51,11 @@ def run_readiness_checks() -> dict[str, dict[str, object]]:
     results: dict[str, dict[str, object]] = {}
     for name, check in readiness_checks().items():
         try:
-            check()
+            detail = check()
         except Exception as error:
             logger.warning("readiness_check_failed", check=name, error=repr(error))
             # The body names the failure's kind only: connection strings stay in the logs.
             results[name] = {"ok": False, "error": type(error).__name__}
         else:
-            results[name] = {"ok": True}
+            results[name] = {"ok": True} if detail is None else {"ok": True, "detail": detail}
     return results

@@ -162,6 +162,22 @@ def log_lines() -> Iterator[LogLines]:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_supplier_protection(settings: Any) -> Iterator[None]:
+    """Each test starts as a fresh process would: closed breaker, empty caches (quotes)."""
+    from django.core.cache import cache
+
+    from logistics import wiring
+
+    cache.clear()
+    wiring.supplier_breaker.cache_clear()
+    wiring.supplier_bulkhead.cache_clear()
+    if settings.REDIS_URL:
+        wiring.supplier_breaker().reset()
+    yield
+    wiring.supplier_breaker.cache_clear()
+
+
+@pytest.fixture(autouse=True)
 def _isolated_media(settings: Any, tmp_path: Path) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from logistics.domain import Shipment, ShipmentItem, ShipmentNotFound, ShipmentStatus
 from logistics.models import ShipmentRecord
 
 ALIAS = "logistics"
+NEVER_TRIED_GRACE = timedelta(minutes=1)
 
 
 def to_domain(record: ShipmentRecord) -> Shipment:
@@ -80,6 +82,19 @@ class DjangoShipmentRepository:
     def find_by_order_refs(self, order_refs: Collection[str]) -> dict[str, Shipment]:
         records = self._records().filter(order_ref__in=list(order_refs))
         return {record.order_ref: to_domain(record) for record in records}
+
+    def due_for_dispatch(self, now: datetime, limit: int) -> list[Shipment]:
+        # Never attempted and older than a grace period: the process that created it died
+        # before dispatching. Rejected ones (no next attempt, an error) wait for a human.
+        never_tried = Q(
+            next_attempt_at__isnull=True, attempt_count=0, created_at__lte=now - NEVER_TRIED_GRACE
+        )
+        due = self._records().filter(
+            Q(next_attempt_at__lte=now) | never_tried, status=ShipmentStatus.PENDING.value
+        )
+        return [
+            to_domain(record) for record in due.order_by("next_attempt_at", "created_at")[:limit]
+        ]
 
     def add_if_absent(self, shipment: Shipment) -> tuple[Shipment, bool]:
         try:

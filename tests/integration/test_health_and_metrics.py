@@ -41,7 +41,11 @@ def test_readyz_checks_both_database_aliases(client):
     assert response.json() == {
         "status": "ok",
         "failed": [],
-        "checks": {"database:default": {"ok": True}, "database:logistics": {"ok": True}},
+        "checks": {
+            "database:default": {"ok": True},
+            "database:logistics": {"ok": True},
+            "supplier_breaker": {"ok": True, "detail": "breaker closed"},
+        },
     }
 
 
@@ -75,6 +79,7 @@ def test_readyz_answers_503_naming_an_unreachable_logistics_database():
     assert status == "503"
     assert '"failed": ["database:logistics"]' in body
     assert '"database:default": {"ok": true}' in body
+    assert '"supplier_breaker": {"ok": true, "detail": "breaker closed"}' in body
     assert "OperationalError" in body
     assert "127.0.0.1:9" not in body  # connection details stay in the logs
 
@@ -145,3 +150,15 @@ def test_every_route_is_named_so_the_view_label_means_something():
                 yield prefix + str(pattern.pattern)
 
     assert list(unnamed(get_resolver().url_patterns)) == []
+
+
+@pytest.mark.django_db(databases=["default", "logistics"])
+def test_readyz_reports_an_open_breaker_without_failing(client):
+    from logistics.wiring import supplier_breaker
+
+    supplier_breaker().force_open()
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json()["checks"]["supplier_breaker"] == {"ok": True, "detail": "breaker open"}

@@ -7,12 +7,14 @@ import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
-from logistics.domain import Shipment, ShipmentNotFound, SupplierConfirmation
+from logistics.domain import Shipment, ShipmentNotFound, ShipmentStatus, SupplierConfirmation
 from logistics.ports import (
     Clock,
     DispatchRequest,
     Notifier,
+    Quote,
     ShipmentRepository,
     SupplierFailure,
     SupplierGateway,
@@ -40,6 +42,16 @@ class FakeShipmentRepository:
         return {
             s.order_ref: copy.deepcopy(s) for s in self._by_id.values() if s.order_ref in wanted
         }
+
+    def due_for_dispatch(self, now: datetime, limit: int) -> list[Shipment]:
+        due = [
+            s
+            for s in self._by_id.values()
+            if s.status is ShipmentStatus.PENDING
+            and s.next_attempt_at is not None
+            and s.next_attempt_at <= now
+        ]
+        return [copy.deepcopy(s) for s in due[:limit]]
 
     def add_if_absent(self, shipment: Shipment) -> tuple[Shipment, bool]:
         try:
@@ -79,6 +91,11 @@ class FakeSupplier:
         if self.failure is not None:
             raise self.failure
         return "accepted"
+
+    def quote(self, sku: str, quantity: int) -> Quote:
+        if self.failure is not None:
+            raise self.failure
+        return Quote(sku, quantity, Decimal("9.99"), Decimal("4.50"), "EUR", 3)
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -203,3 +204,26 @@ def test_importing_legacy_shipments_skips_orders_that_have_one(service, clock):
 def test_commands_refuse_bad_input_at_the_boundary(overrides):
     with pytest.raises(ValidationError):
         create(**overrides)
+
+
+def test_the_sweep_retries_due_shipments_and_leaves_the_rest(service, supplier, clock):
+    supplier.failure = SupplierFailure("unavailable", "HTTP 503", 503)
+    due = service.create_shipment(create("ORD-000001"))
+    service.dispatch(due.id)
+    service.create_shipment(create("ORD-000002"))  # never attempted, not yet overdue here
+    supplier.failure = None
+
+    early = service.dispatch_due()
+    clock.advance(timedelta(minutes=1))
+    on_time = service.dispatch_due()
+
+    assert (early.due, on_time.due, on_time.dispatched) == (0, 1, 1)
+    assert service.get(due.id).status is ShipmentStatus.DISPATCHED
+
+
+def test_a_quote_is_none_when_the_supplier_cannot_give_one(service, supplier):
+    assert service.quote("BOX-S", 3).unit_cost == Decimal("9.99")
+
+    supplier.failure = SupplierFailure("circuit_open", "breaker open")
+
+    assert service.quote("BOX-S", 3) is None
