@@ -37,6 +37,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 # The project runs from its source tree in /app (WORKDIR + PYTHONPATH), as in development.
 COPY manage.py ./
 COPY config ./config
+COPY logistics ./logistics
 COPY monolithos ./monolithos
 COPY observability ./observability
 COPY supplier_sim ./supplier_sim

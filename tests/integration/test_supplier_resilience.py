@@ -78,18 +78,25 @@ def test_happy_path_dispatches_with_the_suppliers_reference(supplier):
 
 def test_the_breaker_opens_then_fails_fast_without_calling_the_supplier(supplier):
     supplier.set_chaos(failure_rate=1.0)
-    shipments = [new_shipment(n) for n in range(1, 7)]
+    shipments = [new_shipment(n) for n in range(1, 6)]
     for shipment in shipments[:4]:
         service().dispatch(shipment.id)
     calls_before = len(supplier.received())
 
-    started = time.perf_counter()
     outcome = service().dispatch(shipments[4].id)
-    elapsed = time.perf_counter() - started
+    gateway = wiring.supplier_gateway()
+    request = DispatchRequest("ORD-X", "x", (ShipmentItem("BOX-S", 1),), "k-open")
+    refusals, seconds = [], []
+    for _ in range(20):
+        started = time.perf_counter()
+        refusals.append(_failure_kind(gateway.dispatch, request))
+        seconds.append(time.perf_counter() - started)
+    seconds.sort()
 
     assert calls_before == 4
     assert (outcome.dispatched, outcome.failure_kind) == (False, "circuit_open")
-    assert elapsed < 0.005
+    assert refusals == ["circuit_open"] * 20
+    assert seconds[18] < 0.005, f"95th percentile of open-breaker refusals: {seconds[18]:.4f} s"
     assert len(supplier.received()) == calls_before
     assert outcome.shipment.next_attempt_at is not None  # deferred, not lost
 
@@ -209,3 +216,32 @@ def _failure_kind(call: Any, request: DispatchRequest) -> str:
     except SupplierFailure as failure:
         return failure.kind
     return "ok"
+
+
+def test_a_quote_falls_back_to_the_last_known_good_one_marked_stale(supplier):
+    fresh = wiring.supplier_gateway().quote("BOX-S", 4)
+    supplier.set_chaos(failure_rate=1.0)
+
+    stale = wiring.supplier_gateway().quote("BOX-S", 4)
+
+    assert (fresh.stale, stale.stale) == (False, True)
+    assert stale.unit_cost == fresh.unit_cost
+    assert stale.age_seconds is not None and stale.age_seconds >= 0
+    with pytest.raises(SupplierFailure):  # nothing known for another SKU: no invented price
+        wiring.supplier_gateway().quote("PALLET", 1)
+
+
+def test_a_429_is_retried_after_the_delay_the_supplier_asked_for(supplier):
+    gateway = wiring.supplier_gateway(background=True)
+    answers = [SupplierFailure("unavailable", "HTTP 429", 429, retry_after=0.2)]
+
+    def call(timeout: float) -> str:
+        if answers:
+            raise answers.pop()
+        return "ok"
+
+    started = time.perf_counter()
+    result = gateway._with_retries("dispatch", call)
+
+    assert result == "ok"
+    assert time.perf_counter() - started >= 0.2
