@@ -170,8 +170,42 @@ if BREAKER_MINIMUM_CALLS > BREAKER_WINDOW_SIZE or BREAKER_FAILURE_RATE > 1:
     )
 BREAKER_SLOW_CALL_SECONDS = env.number("BREAKER_SLOW_CALL_SECONDS", 2.5, minimum=0.01)
 BREAKER_RESET_TIMEOUT = env.number("BREAKER_RESET_TIMEOUT", 15.0, minimum=0.01)
-# Shared state (the circuit breaker; later the Celery broker). Unset: process-local state.
+# Shared state: the circuit breaker and the Celery broker. Unset: process-local state and a
+# filesystem broker under var/celery.
 REDIS_URL = env.optional_string("REDIS_URL")
+
+# Celery (docs/adr/0008-celery-settings.md explains each choice).
+CELERY_BROKER_URL = env.optional_string("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
+if CELERY_BROKER_URL == "filesystem://":
+    _queue_dir = VAR_DIR / "celery" / "queue"
+    _queue_dir.mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "data_folder_in": str(_queue_dir),
+        "data_folder_out": str(_queue_dir),
+        "store_processed": False,
+    }
+else:
+    # A message not acknowledged within this long is delivered again: every countdown and
+    # retry delay stays far below it (logistics.tasks caps them at 10 minutes).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = env.integer("CELERY_TASK_SOFT_TIME_LIMIT", 60, minimum=1)
+CELERY_TASK_TIME_LIMIT = env.integer("CELERY_TASK_TIME_LIMIT", 90, minimum=1)
+CELERY_WORKER_MAX_TASKS_PER_CHILD = 500
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_TASK_DEFAULT_QUEUE = "logistics"
+CELERY_TASK_ROUTES = {"logistics.tasks.*": {"queue": "logistics"}}
+CELERY_BEAT_SCHEDULE = {
+    "sweep-due-shipments": {
+        "task": "logistics.tasks.sweep_due_shipments",
+        "schedule": env.number("DISPATCH_SWEEP_SECONDS", 10.0, minimum=1.0),
+    },
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # The logistics API (logistics/api/, under /api/v1/): JSON only, token or session users,
 # throttled per user and per anonymous client through the default cache.

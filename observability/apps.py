@@ -10,5 +10,6 @@ class ObservabilityConfig(AppConfig):
     verbose_name = "Observability"
 
     def ready(self) -> None:
-        # Connects the receiver that hands unhandled exceptions to the final log line.
-        from observability import middleware  # noqa: F401
+        # Connect the receivers: unhandled exceptions to the final log line, trace ids into and
+        # out of Celery messages.
+        from observability import middleware, tasks  # noqa: F401

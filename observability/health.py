@@ -2,8 +2,8 @@
 
 ``/healthz`` says the process is alive and checks nothing else: a liveness probe that checked
 the database would restart every pod whenever the database wobbled. ``/readyz`` runs every
-registered readiness check and answers 503 naming each one that failed. Each database alias is
-checked from the start; later capabilities (broker, supplier breaker) register their own.
+registered readiness check and answers 503 naming each one that failed: every database alias
+and the Celery broker, plus what other capabilities register (the supplier breaker's state).
 """
 
 from __future__ import annotations
@@ -42,9 +42,18 @@ def database_check(alias: str) -> ReadinessCheck:
     return check
 
 
+def broker_check() -> str | None:
+    """A web process that cannot enqueue cannot hand work to the workers."""
+    from celery import current_app
+
+    with current_app.connection_for_write() as connection:
+        connection.ensure_connection(max_retries=1, interval_start=0, timeout=2)
+    return None
+
+
 def readiness_checks() -> dict[str, ReadinessCheck]:
     database_checks = {f"database:{alias}": database_check(alias) for alias in settings.DATABASES}
-    return {**database_checks, **_checks}
+    return {**database_checks, "broker": broker_check, **_checks}
 
 
 def run_readiness_checks() -> dict[str, dict[str, object]]:

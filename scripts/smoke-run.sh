@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Starts `make run` in the background, checks that the legacy pages, the admin and the supplier
-# simulator answer, then stops it. Used by CI to prove the README's run command works.
+# Starts `make run` in the background, checks that the legacy pages, the admin, readiness and the
+# supplier simulator answer, then stops it. Used by CI to prove the README's run command works.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +23,7 @@ check() {  # url expected-status
 check http://127.0.0.1:8090/health 200
 check http://127.0.0.1:8000/admin/login/ 200
 check http://127.0.0.1:8000/orders/ 302
+check http://127.0.0.1:8000/readyz 200   # both databases and the Celery broker
 
 # One order through the legacy JSON endpoint: 201 whatever the simulator's chaos decides.
 status=$(curl -s -o /dev/null -w '%{http_code}' -m 60 -X POST -H 'Content-Type: application/json' \

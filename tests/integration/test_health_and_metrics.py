@@ -44,38 +44,45 @@ def test_readyz_checks_both_database_aliases(client):
         "checks": {
             "database:default": {"ok": True},
             "database:logistics": {"ok": True},
+            "broker": {"ok": True},
             "supplier_breaker": {"ok": True, "detail": "breaker closed"},
         },
     }
 
 
-def test_readyz_answers_503_naming_an_unreachable_logistics_database():
-    """A real process whose logistics alias points at a PostgreSQL nobody listens on."""
+def test_readyz_answers_503_naming_an_unreachable_broker():
+    result = readyz_in_a_process(CELERY_BROKER_URL="redis://127.0.0.1:9/0")
+
+    status, body = result
+    assert status == "503"
+    assert '"failed": ["broker"]' in body
+
+
+def readyz_in_a_process(**variables: str) -> tuple[str, str]:
     script = (
         "import django, json; django.setup();"
         "from django.test import Client;"
         "r = Client().get('/readyz');"
         "print(r.status_code, json.dumps(r.json()))"
     )
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "LOGISTICS_DATABASE_URL": "postgres://postgres@127.0.0.1:9/unreachable",
-        "LOG_LEVEL": "ERROR",
-    }
-    env.pop("DATABASE_URL", None)  # default stays on its (reachable) SQLite file
-
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "LOG_LEVEL": "ERROR"}
+    for name in ("DATABASE_URL", "LOGISTICS_DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"):
+        env.pop(name, None)  # the embedded defaults, but for what the test points elsewhere
+    env.update(variables)
     result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=60, check=True,
+    )  # fmt: skip
+    status, body = result.stdout.strip().split(" ", 1)
+    return status, body
+
+
+def test_readyz_answers_503_naming_an_unreachable_logistics_database():
+    """A real process whose logistics alias points at a PostgreSQL nobody listens on."""
+    status, body = readyz_in_a_process(
+        LOGISTICS_DATABASE_URL="postgres://postgres@127.0.0.1:9/unreachable"
     )
 
-    status, body = result.stdout.strip().split(" ", 1)
     assert status == "503"
     assert '"failed": ["database:logistics"]' in body
     assert '"database:default": {"ok": true}' in body

@@ -38,6 +38,7 @@ class RunningSystem:
     supplier: SupplierSimulator
     var_dir: Path
     web_pid: int
+    env: dict[str, str]
 
 
 def http(
@@ -60,9 +61,9 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
         if process.poll() is not None:
             pytest.fail(f"process for {url} exited with {process.returncode}")
         try:
-            urllib.request.urlopen(url, timeout=1).close()
+            urllib.request.urlopen(url, timeout=5).close()
             return
-        except (urllib.error.URLError, ConnectionError):
+        except OSError:  # refused, reset, or a first request slower than the timeout
             time.sleep(0.1)
     pytest.fail(f"{url} did not answer within 30 s")
 
@@ -111,6 +112,7 @@ def start_system(
             supplier=SupplierSimulator(f"http://127.0.0.1:{supplier_port}"),
             var_dir=var_dir,
             web_pid=web.pid,
+            env=env,
         )
     finally:
         for process in (web, supplier):
