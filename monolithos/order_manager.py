@@ -4,6 +4,7 @@
 import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
+import structlog
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.validators import validate_email
@@ -23,6 +24,8 @@ from monolithos.invoicing import render_invoice_pdf
 from monolithos.mailer import NotificationService
 from monolithos.repository import DatabaseRepo
 from observability.metrics import order_placement
+
+logger = structlog.get_logger(__name__)
 
 
 class OrderError(Exception):
@@ -191,7 +194,9 @@ class OrderManager:
         try:
             self.dispatch(order)
         except Exception:
-            # The order is placed whatever the supplier says; staff retry with "ship".
+            # The order is placed whatever the supplier says: its shipment stays pending and the
+            # sweep dispatches it later (staff may still press "ship").
+            logger.warning("dispatch_deferred", order=order.number, exc_info=True)
             order.shipping_status = "dispatch_failed"
             order.save()
         return order
