@@ -39,6 +39,14 @@ SUPPLIER_CALL_SECONDS = Histogram(
 )
 
 
+TASK_SECONDS = Histogram(
+    "monolithos_task_seconds",
+    "Celery task run time, by task and final state (SUCCESS, RETRY, FAILURE...).",
+    ["task", "state"],
+    buckets=(0.001, *LATENCY_BUCKETS, 30.0, 60.0, 120.0),
+)
+
+
 @contextmanager
 def order_placement(side: str, *, rejected: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
     """Measure one order placement. Usable as a decorator (contextmanager objects are).

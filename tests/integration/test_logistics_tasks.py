@@ -67,3 +67,18 @@ def test_the_sweep_enqueues_only_due_shipments(supplier, monkeypatch):
 
     assert sweep_due_shipments.apply().result == 1
     assert enqueued == [str(due.id)]
+
+
+def test_task_runs_are_measured_by_task_and_state(client):
+    def count() -> float:
+        for line in client.get("/metrics").content.decode().splitlines():
+            if line.startswith("monolithos_task_seconds_count{") and (
+                'task="logistics.tasks.sweep_due_shipments"' in line and 'state="SUCCESS"' in line
+            ):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    before = count()
+    sweep_due_shipments.apply()
+
+    assert count() == before + 1
