@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 from contextlib import suppress
+from dataclasses import asdict
 from datetime import timedelta
 
 from logistics.contracts import (
@@ -195,16 +196,7 @@ class LogisticsService:
             quote = self.supplier.quote(sku, quantity)
         except SupplierFailure:
             return None
-        return QuoteView(
-            sku=quote.sku,
-            quantity=quote.quantity,
-            unit_cost=quote.unit_cost,
-            shipping_cost=quote.shipping_cost,
-            currency=quote.currency,
-            lead_time_days=quote.lead_time_days,
-            stale=quote.stale,
-            age_seconds=quote.age_seconds,
-        )
+        return QuoteView(**asdict(quote))
 
     def supplier_status(self, supplier_reference: str) -> str:
         """The supplier's own status of a dispatch it holds, or ``unknown`` when it cannot say."""
