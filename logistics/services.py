@@ -12,6 +12,7 @@ from collections.abc import Collection, Sequence
 from contextlib import suppress
 from dataclasses import asdict
 from datetime import timedelta
+from typing import Any
 
 from logistics.contracts import (
     CreateShipment,
@@ -43,8 +44,16 @@ DEFAULT_RETRY_DELAY = timedelta(minutes=1)
 MAX_RETRY_DELAY = timedelta(minutes=30)
 
 
-def _items(command: CreateShipment) -> tuple[ShipmentItem, ...]:
-    return tuple(ShipmentItem(sku=item.sku, quantity=item.quantity) for item in command.items)
+def _shipment(command: CreateShipment, **state: Any) -> Shipment:
+    """The domain shipment a creation command describes; ``state`` sets the rest (status...)."""
+    return Shipment(
+        order_ref=command.order_ref,
+        destination=command.destination,
+        items=tuple(ShipmentItem(sku=item.sku, quantity=item.quantity) for item in command.items),
+        owner_id=command.owner_id,
+        contact_email=command.contact_email,
+        **state,
+    )
 
 
 class LogisticsService:
@@ -67,14 +76,7 @@ class LogisticsService:
 
     def create_shipment(self, command: CreateShipment) -> ShipmentView:
         """Create the order's shipment; idempotent on ``order_ref`` (returns the existing one)."""
-        shipment = Shipment(
-            order_ref=command.order_ref,
-            destination=command.destination,
-            items=_items(command),
-            owner_id=command.owner_id,
-            contact_email=command.contact_email,
-            created_at=self.clock.now(),
-        )
+        shipment = _shipment(command, created_at=self.clock.now())
         stored, _created = self.repository.add_if_absent(shipment)
         return ShipmentView.of(stored)
 
@@ -158,12 +160,8 @@ class LogisticsService:
     def import_legacy(self, records: Sequence[LegacyShipment]) -> ImportReport:
         """Copy shipments described by legacy order columns; orders that have one are skipped."""
         shipments = [
-            Shipment(
-                order_ref=record.order_ref,
-                destination=record.destination,
-                items=_items(record),
-                owner_id=record.owner_id,
-                contact_email=record.contact_email,
+            _shipment(
+                record,
                 status=record.status,
                 supplier_reference=record.supplier_reference,
                 tracking_number=record.tracking_number,
