@@ -39,7 +39,9 @@ COPY manage.py ./
 COPY config ./config
 COPY logistics ./logistics
 COPY monolithos ./monolithos
+COPY notifications ./notifications
 COPY observability ./observability
+COPY outbox ./outbox
 COPY supplier_sim ./supplier_sim
 
 # Static files are baked into the image; collectstatic needs no database and no secrets, so the

@@ -15,7 +15,8 @@ from celery.signals import setup_logging
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-app = Celery("monolithos")
+# Every task gets the redelivery cap and the failed-task record (outbox.reliability).
+app = Celery("monolithos", task_cls="outbox.reliability:ReliableTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

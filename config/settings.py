@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "observability.apps.ObservabilityConfig",
     "monolithos.apps.MonolithosConfig",
     "logistics.apps.LogisticsConfig",
+    "notifications.apps.NotificationsConfig",
+    "outbox.apps.OutboxConfig",
 ]
 
 # The observability middlewares come first, so that every request, including one rejected by a
@@ -144,6 +146,8 @@ if EMAIL_HOST:
     EMAIL_TIMEOUT = env.integer("EMAIL_TIMEOUT", 10, minimum=1)
 else:
     EMAIL_BACKEND = env.string("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+    # Where the file backend (django.core.mail.backends.filebased.EmailBackend) writes each mail.
+    EMAIL_FILE_PATH = env.string("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env.string("DEFAULT_FROM_EMAIL", "orders@monolithos.example")
 SALES_TEAM_EMAIL = env.string("SALES_TEAM_EMAIL", "sales@monolithos.example")
 
@@ -176,36 +180,70 @@ REDIS_URL = env.optional_string("REDIS_URL")
 
 # Celery (docs/adr/0008-celery-settings.md explains each choice).
 CELERY_BROKER_URL = env.optional_string("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
+# A message not acknowledged within this long is delivered again (Redis): every countdown and
+# retry delay stays far below it.
+CELERY_VISIBILITY_TIMEOUT = env.integer("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60)
+CELERY_MAX_COUNTDOWN_SECONDS = env.integer("CELERY_MAX_COUNTDOWN_SECONDS", 600, minimum=1)
+if CELERY_MAX_COUNTDOWN_SECONDS * 2 > CELERY_VISIBILITY_TIMEOUT:
+    env.errors.append(
+        "CELERY_MAX_COUNTDOWN_SECONDS must be at most half of CELERY_VISIBILITY_TIMEOUT, or "
+        "a delayed task is delivered again before it is due"
+    )
 if CELERY_BROKER_URL == "filesystem://":
-    _queue_dir = VAR_DIR / "celery" / "queue"
-    _queue_dir.mkdir(parents=True, exist_ok=True)
+    _celery_dir = VAR_DIR / "celery"
+    for _folder in ("queue", "control"):
+        (_celery_dir / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
-        "data_folder_in": str(_queue_dir),
-        "data_folder_out": str(_queue_dir),
+        "data_folder_in": str(_celery_dir / "queue"),
+        "data_folder_out": str(_celery_dir / "queue"),
+        "control_folder": str(_celery_dir / "control"),
         "store_processed": False,
     }
 else:
-    # A message not acknowledged within this long is delivered again: every countdown and
-    # retry delay stays far below it (logistics.tasks caps them at 10 minutes).
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# A task started this many times without returning killed its worker each time: it is recorded
+# as failed instead of being run again (outbox.reliability).
+CELERY_TASK_MAX_DELIVERIES = env.integer("CELERY_TASK_MAX_DELIVERIES", 3, minimum=1)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env.integer("CELERY_TASK_SOFT_TIME_LIMIT", 60, minimum=1)
 CELERY_TASK_TIME_LIMIT = env.integer("CELERY_TASK_TIME_LIMIT", 90, minimum=1)
-CELERY_WORKER_MAX_TASKS_PER_CHILD = 500
+# WeasyPrint grows in memory: a worker process is replaced after this many tasks or kilobytes.
+CELERY_WORKER_MAX_TASKS_PER_CHILD = env.integer("CELERY_WORKER_MAX_TASKS_PER_CHILD", 500, minimum=1)
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = env.integer(
+    "CELERY_WORKER_MAX_MEMORY_PER_CHILD", 400_000, minimum=50_000
+)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-CELERY_TASK_DEFAULT_QUEUE = "logistics"
-CELERY_TASK_ROUTES = {"logistics.tasks.*": {"queue": "logistics"}}
+# One queue per kind of work, so a flood of invoices never delays a dispatch or a mail.
+CELERY_QUEUE_NAMES = ("intake", "logistics", "invoices", "notifications")
+CELERY_TASK_DEFAULT_QUEUE = "intake"
+CELERY_TASK_ROUTES = {
+    "logistics.tasks.*": {"queue": "logistics"},
+    "monolithos.tasks.render_invoice": {"queue": "invoices"},
+    "notifications.tasks.*": {"queue": "notifications"},
+}
 CELERY_BEAT_SCHEDULE = {
     "sweep-due-shipments": {
         "task": "logistics.tasks.sweep_due_shipments",
         "schedule": env.number("DISPATCH_SWEEP_SECONDS", 10.0, minimum=1.0),
     },
+    "sweep-outbox": {
+        "task": "outbox.tasks.sweep_outbox",
+        "schedule": env.number("OUTBOX_SWEEP_SECONDS", 10.0, minimum=1.0),
+    },
+    "purge-idempotency-keys": {
+        "task": "monolithos.tasks.purge_idempotency_keys",
+        "schedule": 3600.0,
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# The outbox (docs/adr/0009-transactional-outbox.md): a message still unpublished this long after
+# its commit lost its relay, and the sweep publishes it; published ones are kept this many days.
+OUTBOX_RELAY_GRACE_SECONDS = env.number("OUTBOX_RELAY_GRACE_SECONDS", 30.0, minimum=1.0)
+OUTBOX_RETENTION_DAYS = env.integer("OUTBOX_RETENTION_DAYS", 7, minimum=1)
 
 # The logistics API (logistics/api/, under /api/v1/): JSON only, token or session users,
 # throttled per user and per anonymous client through the default cache.
@@ -237,11 +275,17 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "logistics.api.errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
-    "TITLE": "Monolithos logistics API",
-    "DESCRIPTION": "Shipments of the logistics context: list, look up, dispatch, cancel, track.",
+    "TITLE": "Monolithos API",
+    "DESCRIPTION": "Order intake (asynchronous, with Idempotency-Key) and the shipments of the "
+    "logistics context: list, look up, dispatch, cancel, track.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
 }
+
+# Idempotency-Key on POST /api/v1/orders/ (monolithos/idempotency.py): keys are kept this long,
+# and a request that died holding its key gives it up after IDEMPOTENCY_LOCK_SECONDS.
+IDEMPOTENCY_KEY_TTL_HOURS = env.integer("IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=24)
+IDEMPOTENCY_LOCK_SECONDS = env.integer("IDEMPOTENCY_LOCK_SECONDS", 60, minimum=5)
 
 # Logs: JSON lines in production, readable console lines in development (LOG_FORMAT overrides).
 LOG_FORMAT = env.choice("LOG_FORMAT", ("json", "console"), "json" if PRODUCTION else "console")

@@ -1,4 +1,4 @@
-"""Root URLconf: operational endpoints, the admin, the logistics API, the legacy app at the root."""
+"""Root URLconf: operational endpoints, the admin, the APIs, the legacy app at the root."""
 
 from django.conf import settings
 from django.conf.urls.static import static
@@ -10,6 +10,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("observability.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("logistics.api.urls")),
+    path("api/v1/", include("monolithos.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
     path("", include("monolithos.urls")),

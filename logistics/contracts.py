@@ -31,6 +31,11 @@ class ItemIn(_Contract):
     quantity: int = Field(ge=1, le=1_000_000)
 
 
+# The Celery task that receives a CreateShipment (as JSON, keyword ``shipment``) from another
+# context's outbox: the message contract, by name, so the sender imports no task module.
+CREATE_SHIPMENT_TASK = "logistics.tasks.create_shipment"
+
+
 class CreateShipment(_Contract):
     order_ref: OrderRef
     destination: Destination

@@ -7,6 +7,7 @@ builds it, a boundary contract (pydantic) or an error a caller may need to catch
 from __future__ import annotations
 
 from logistics.contracts import (
+    CREATE_SHIPMENT_TASK,
     CreateShipment,
     DispatchOutcome,
     ImportReport,
@@ -28,6 +29,7 @@ from logistics.services import LogisticsService
 from logistics.wiring import build_logistics_service
 
 __all__ = [
+    "CREATE_SHIPMENT_TASK",
     "CreateShipment",
     "DispatchOutcome",
     "IllegalTransition",

@@ -1,5 +1,8 @@
 """Celery tasks of the logistics context: thin entry points that load an id and call the service.
 
+``create_shipment`` receives an order's hand-off from the legacy app's outbox: idempotent on the
+order reference, so a message delivered twice creates one shipment; it enqueues the dispatch.
+
 ``dispatch_shipment`` is idempotent: a shipment already dispatched or cancelled is left alone,
 and the supplier deduplicates on the shipment's idempotency key, so a redelivered message never
 ships twice. Its retries back off with jitter and stay far below the broker's visibility
@@ -10,18 +13,29 @@ task was lost.
 
 from __future__ import annotations
 
-import random
 import uuid
+from typing import Any
 
 import structlog
 from celery import Task, shared_task
 
-from logistics.domain import IllegalTransition, ShipmentNotFound
+from logistics.contracts import CREATE_SHIPMENT_TASK, CreateShipment
+from logistics.domain import IllegalTransition, ShipmentNotFound, ShipmentStatus
 from logistics.wiring import build_logistics_service
+from outbox.reliability import backoff
 
 logger = structlog.get_logger(__name__)
 
-MAX_COUNTDOWN_SECONDS = 600  # far below the Redis visibility timeout (3600 s)
+
+@shared_task(name=CREATE_SHIPMENT_TASK)
+def create_shipment(shipment: dict[str, Any]) -> str:
+    view = build_logistics_service(background=True).create_shipment(
+        CreateShipment.model_validate(shipment)
+    )
+    if view.status == ShipmentStatus.PENDING:
+        # If this publish is lost, the shipment is never-tried and the sweep picks it up.
+        dispatch_shipment.delay(str(view.id))
+    return str(view.id)
 
 
 @shared_task(bind=True, name="logistics.tasks.dispatch_shipment", max_retries=6)
@@ -35,8 +49,7 @@ def dispatch_shipment(self: Task[[str], bool], shipment_id: str) -> bool:
     if self.request.retries >= (self.max_retries or 0):
         logger.warning("dispatch_left_to_the_sweep", shipment_id=shipment_id)
         return False
-    backoff = min(MAX_COUNTDOWN_SECONDS, 5 * 2**self.request.retries)
-    raise self.retry(countdown=random.uniform(0, backoff))  # noqa: S311  (jitter)
+    raise self.retry(countdown=backoff(self.request.retries, base=5))
 
 
 @shared_task(name="logistics.tasks.sweep_due_shipments")

@@ -85,6 +85,43 @@ class Invoice(models.Model):
     amount = models.DecimalField(max_digits=12, decimal_places=2)
     pdf = models.FileField(upload_to="invoices/", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # One PDF per version: a render is owed while rendered_version lags behind version.
+    version = models.PositiveIntegerField(default=1)
+    rendered_version = models.PositiveIntegerField(null=True, blank=True)
+
+    @property
+    def render_pending(self):
+        return self.rendered_version is None or self.rendered_version < self.version
 
     def __str__(self):
         return self.number
+
+
+class IdempotencyKey(models.Model):
+    """A client's Idempotency-Key on POST /api/v1/orders/, and the answer it got.
+
+    Scoped to the client (the authenticated user); kept at least IDEMPOTENCY_KEY_TTL_HOURS.
+    """
+
+    IN_FLIGHT = "in_flight"
+    COMPLETED = "completed"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    status = models.CharField(
+        max_length=20, choices=[(IN_FLIGHT, "In flight"), (COMPLETED, "Completed")]
+    )
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    locked_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "key"], name="idempotency_key_per_owner")
+        ]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_key_created")]
+
+    def __str__(self):
+        return self.key

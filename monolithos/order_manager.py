@@ -6,12 +6,12 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import structlog
 from django.core.exceptions import ValidationError
-from django.core.files.base import ContentFile
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
 from logistics.public import (
+    CREATE_SHIPMENT_TASK,
     CreateShipment,
     ItemIn,
     LogisticsService,
@@ -19,17 +19,21 @@ from logistics.public import (
     ShipmentStatus,
     build_logistics_service,
 )
-from monolithos import pricing
-from monolithos.invoicing import render_invoice_pdf
+from monolithos import invoicing, pricing
 from monolithos.mailer import NotificationService
 from monolithos.repository import DatabaseRepo
 from observability.metrics import order_placement
+from outbox.messages import Message, publish
 
 logger = structlog.get_logger(__name__)
 
 
 class OrderError(Exception):
-    """Anything the caller did wrong. Views turn it into a 400."""
+    """Anything the caller did wrong. Views turn it into a 400 (the API names the field)."""
+
+    def __init__(self, message, field="non_field_errors"):
+        super().__init__(message)
+        self.field = field
 
 
 class SupplierError(Exception):
@@ -84,7 +88,7 @@ class OrderManager:
         if not isinstance(code, str):
             raise OrderError("discount_code must be a string")
         if code and code.upper() not in self.DISCOUNT_CODES:
-            raise OrderError("unknown discount code: %s" % code)
+            raise OrderError("unknown discount code: %s" % code, "discount_code")
         lines = data.get("lines")
         if not lines or not isinstance(lines, list):
             raise OrderError("lines must be a non-empty list")
@@ -105,12 +109,13 @@ class OrderManager:
         for sku in merged:
             products[sku] = self.repo.product_by_sku(sku)
             if products[sku] is None:
-                raise OrderError("unknown sku: %s" % sku)
+                raise OrderError("unknown sku: %s" % sku, "lines")
         for sku, qty in merged.items():
             if products[sku].stock < qty:
                 raise OrderError(
                     "insufficient stock for %s (requested %d, available %d)"
-                    % (sku, qty, products[sku].stock)
+                    % (sku, qty, products[sku].stock),
+                    "lines",
                 )
         return {
             "email": email.strip().lower(),
@@ -157,38 +162,12 @@ class OrderManager:
     # ------------------------------------------------------------------ placing
     @order_placement("legacy", rejected=(OrderError,))
     def place_order(self, data):
+        """The legacy path: everything inside the request, one slow step after another."""
         clean = self.validate(data)
         prices = self.price(clean["lines"], clean["discount_code"])
         with transaction.atomic():
-            # Stock is taken with a conditional UPDATE, so two requests racing for the last
-            # unit cannot both win; any failure rolls back everything below.
-            for product, qty in clean["lines"]:
-                if not self.repo.take_stock(product, qty):
-                    raise OrderError("insufficient stock for %s" % product.sku)
-            customer = self.repo.customer_for(clean["email"], clean["name"])
-            order = self.repo.create_order(
-                customer=customer,
-                discount_code=clean["discount_code"],
-                shipping_name=clean["name"],
-                shipping_address=clean["address"],
-                **prices,
-            )
-            order.number = "ORD-%06d" % order.pk
-            order.save()
-            for product, qty in clean["lines"]:
-                self.repo.create_line(
-                    order=order,
-                    product=product,
-                    sku=product.sku,
-                    quantity=qty,
-                    unit_price=product.price,
-                    line_total=self.line_total(product.price, qty),
-                )
-            invoice = self.repo.create_invoice(
-                order=order, number="INV-%06d" % order.pk, amount=prices["total"]
-            )
+            order, invoice = self._record_order(clean, prices)
         self.notifications.notify_sales_team(order)
-        # Everything below happens inside the HTTP request, one slow step after another.
         self.render_invoice(invoice)
         self.notifications.send_confirmation(order)
         try:
@@ -201,10 +180,70 @@ class OrderManager:
             order.save()
         return order
 
+    @order_placement("new", rejected=(OrderError,))
+    def accept_order(self, data):
+        """The asynchronous path: record the order and hand the slow steps to the workers.
+
+        The order, its lines, its invoice, the outbox messages for its shipment and its invoice
+        PDF, and its two mails are written in one transaction (a savepoint when the caller holds
+        one), so either all of it is handed off or none. Nothing slow runs here: the workers
+        create and dispatch the shipment, render the PDF and send the mails.
+        """
+        clean = self.validate(data)
+        prices = self.price(clean["lines"], clean["discount_code"])
+        with transaction.atomic():
+            order, invoice = self._record_order(clean, prices)
+            publish(
+                Message(
+                    task=CREATE_SHIPMENT_TASK,
+                    key="shipment:%s" % order.number,
+                    kwargs={"shipment": self._shipment_command(order).model_dump(mode="json")},
+                ),
+                Message(
+                    task="monolithos.tasks.render_invoice",
+                    key="invoice:%s:v%d" % (invoice.number, invoice.version),
+                    kwargs={"invoice_id": invoice.pk},
+                ),
+            )
+            self.notifications.notify_sales_team(order)
+            self.notifications.send_confirmation(order)
+        return order
+
+    def _record_order(self, clean, prices):
+        """Order, lines and invoice; the caller holds the transaction."""
+        # Stock is taken with a conditional UPDATE, so two requests racing for the last unit
+        # cannot both win; any failure rolls back everything.
+        for product, qty in clean["lines"]:
+            if not self.repo.take_stock(product, qty):
+                raise OrderError("insufficient stock for %s" % product.sku, "lines")
+        customer = self.repo.customer_for(clean["email"], clean["name"])
+        order = self.repo.create_order(
+            customer=customer,
+            discount_code=clean["discount_code"],
+            shipping_name=clean["name"],
+            shipping_address=clean["address"],
+            **prices,
+        )
+        order.number = "ORD-%06d" % order.pk
+        order.save()
+        for product, qty in clean["lines"]:
+            self.repo.create_line(
+                order=order,
+                product=product,
+                sku=product.sku,
+                quantity=qty,
+                unit_price=product.price,
+                line_total=self.line_total(product.price, qty),
+            )
+        invoice = self.repo.create_invoice(
+            order=order, number="INV-%06d" % order.pk, amount=prices["total"]
+        )
+        return order, invoice
+
     # ------------------------------------------------------------------ invoices
     def render_invoice(self, invoice):
-        pdf = render_invoice_pdf(invoice)
-        invoice.pdf.save("%s.pdf" % invoice.number, ContentFile(pdf), save=True)
+        invoicing.render_invoice(invoice.pk, where="request")  # the worker's code, in the request
+        invoice.refresh_from_db(fields=["pdf", "version", "rendered_version"])
         return invoice
 
     # ------------------------------------------------------------------ shipping
@@ -214,15 +253,7 @@ class OrderManager:
         The shipment is created (idempotently, by order number) on the logistics database after
         the order's own transaction committed: no transaction spans the two databases.
         """
-        shipment = self.logistics.create_shipment(
-            CreateShipment(
-                order_ref=order.number,
-                destination=order.shipping_address,
-                items=[ItemIn(sku=l.sku, quantity=l.quantity) for l in order.lines.all()],
-                owner_id=order.customer.user_id,
-                contact_email=order.customer.email,
-            )
-        )
+        shipment = self.logistics.create_shipment(self._shipment_command(order))
         if shipment.status != ShipmentStatus.DISPATCHED:
             # Already dispatched (by the background sweep, after a deferral): nothing to send,
             # only the legacy columns to bring in step.
@@ -236,6 +267,15 @@ class OrderManager:
             shipment = outcome.shipment
         self._copy_shipping_columns(order, shipment)
         return order
+
+    def _shipment_command(self, order):
+        return CreateShipment(
+            order_ref=order.number,
+            destination=order.shipping_address,
+            items=[ItemIn(sku=l.sku, quantity=l.quantity) for l in order.lines.all()],
+            owner_id=order.customer.user_id,
+            contact_email=order.customer.email,
+        )
 
     def _copy_shipping_columns(self, order, shipment):
         """Dual-write: the legacy columns follow the shipment while legacy views read them."""

@@ -4,13 +4,16 @@
 import json
 
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import FileResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from monolithos.invoicing import invoice_pdf_exists
 from monolithos.models import Order, Product
 from monolithos.order_manager import OrderError, OrderManager, SupplierError
+from monolithos.tasks import render_invoice
 
 
 def order_to_dict(order):
@@ -193,7 +196,15 @@ def api_invoice_pdf(request, order_id):
         return JsonResponse({"error": "order not found"}, status=404)
     except Exception:
         return JsonResponse({"error": "invoice not found"}, status=404)
-    if not invoice.pdf:
+    if invoice.render_pending:
+        # A worker owes this render. Its message may have been lost: enqueue it again (the task
+        # is idempotent) and tell the client when to come back.
+        transaction.on_commit(lambda: render_invoice.delay(invoice.pk))
+        response = JsonResponse({"status": "pending", "retry_after": 5}, status=202)
+        response["Retry-After"] = "5"
+        return response
+    if not invoice_pdf_exists(invoice):
+        # The file of a rendered version was lost (an old invoice): rendered here, as always.
         OrderManager().render_invoice(invoice)
     return FileResponse(
         invoice.pdf.open("rb"),

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import structlog
-from prometheus_client import Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.registry import Collector
 
 logger = structlog.get_logger(__name__)
 
@@ -37,6 +38,28 @@ SUPPLIER_CALL_SECONDS = Histogram(
     ["operation", "outcome"],
     buckets=(0.001, *LATENCY_BUCKETS, 30.0),
 )
+
+
+INVOICE_RENDER_SECONDS = Histogram(
+    "monolithos_invoice_render_seconds",
+    "Time to render one invoice PDF with WeasyPrint, by where it ran (request or worker).",
+    ["where"],
+    buckets=LATENCY_BUCKETS,
+)
+
+# Gauges read at scrape time (backlogs, queue depths): computed, not accumulated, so they bypass
+# the multiprocess files and are served by whichever process answers the scrape.
+SCRAPE_REGISTRY = CollectorRegistry()
+_scrape_collectors: dict[str, Collector] = {}
+
+
+def register_scrape_collector(collector: Collector) -> None:
+    """Add a collector read on every scrape of /metrics (once per collector class)."""
+    name = type(collector).__qualname__
+    if name in _scrape_collectors:
+        SCRAPE_REGISTRY.unregister(_scrape_collectors[name])
+    _scrape_collectors[name] = collector
+    SCRAPE_REGISTRY.register(collector)
 
 
 TASK_SECONDS = Histogram(

@@ -10,8 +10,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django_prometheus.exports import ExportToDjangoView
+from prometheus_client import generate_latest
 
 from observability.health import run_readiness_checks
+from observability.metrics import SCRAPE_REGISTRY
 
 
 @never_cache
@@ -55,4 +57,5 @@ def metrics(request: HttpRequest) -> HttpResponse:
     if not metrics_access_allowed(request):
         return JsonResponse({"error": "metrics are not public"}, status=403)
     response: HttpResponse = ExportToDjangoView(request)
+    response.content += generate_latest(SCRAPE_REGISTRY)
     return response

@@ -1,30 +1,23 @@
-"""Notifier over Django's email backend, until the notifications service takes over.
+"""Notifier over the notifications service: e-mail recorded in the outbox, sent by a worker.
 
-Sends synchronously and does not deduplicate on the idempotency key yet: the outbox-backed
-notifications app (the async phase) will.
+The notifications app owns the mails (its templates) and their delivery, deduplicated on the
+idempotency key; this adapter only adapts the ``Notifier`` port to its public API (the
+asynchronous mode: the mail is recorded now and sent by a worker). Built by
+``logistics.wiring``; imports ``notifications.public`` only, nothing of ``monolithos``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from django.conf import settings
-from django.core.mail import send_mail
-
-SUBJECTS = {"shipment_delivered": "Your order {order_ref} has been delivered"}
-BODIES = {
-    "shipment_delivered": "Hello,\n\nyour order {order_ref} (tracking number "
-    "{tracking_number}) has been delivered.\n",
-}
+from notifications.public import Notifications, NotificationService
 
 
 class EmailNotifier:
+    def __init__(self, notifications: Notifications | None = None) -> None:
+        self.notifications: Notifications = notifications or NotificationService()
+
     def notify(
         self, kind: str, recipient: str, context: Mapping[str, str], idempotency_key: str
     ) -> None:
-        send_mail(
-            SUBJECTS[kind].format(**context),
-            BODIES[kind].format(**context),
-            settings.DEFAULT_FROM_EMAIL,
-            [recipient],
-        )
+        self.notifications.notify(kind, recipient, context, idempotency_key)

@@ -9,7 +9,15 @@ from pathlib import Path
 
 from tests.conftest import ROOT
 
-PACKAGES = ["config", "logistics", "monolithos", "observability", "supplier_sim"]
+PACKAGES = [
+    "config",
+    "logistics",
+    "monolithos",
+    "notifications",
+    "observability",
+    "outbox",
+    "supplier_sim",
+]
 LINT_IMPORTS = str(Path(sys.executable).with_name("lint-imports"))
 
 

@@ -64,3 +64,12 @@ def test_an_invalid_database_url_stops_start_up_with_a_clear_message():
     assert "LOGISTICS_DATABASE_URL has unsupported scheme '(none)'" in result.stderr
     assert result.stderr.startswith("Invalid configuration:\n")
     assert "Traceback" not in result.stderr
+
+
+def test_a_retry_delay_the_broker_would_redeliver_before_it_is_due_stops_start_up():
+    result = manage("check", CELERY_VISIBILITY_TIMEOUT="600", CELERY_MAX_COUNTDOWN_SECONDS="900")
+
+    assert result.returncode == 1
+    assert "CELERY_MAX_COUNTDOWN_SECONDS must be at most half of CELERY_VISIBILITY_TIMEOUT" in (
+        result.stderr
+    )

@@ -1,13 +1,18 @@
 """The system as `make run` starts it, on free ports in a temporary directory.
 
-gunicorn (with config/gunicorn.py) and the supplier simulator run as real processes on the
-embedded defaults, whatever database the rest of the suite uses; tests talk HTTP only.
+gunicorn (with config/gunicorn.py) and the supplier simulator run as real processes; Celery
+workers and beat when a test asks for them. The databases are SQLite files in the temporary
+directory or, for tests that ask, fresh PostgreSQL databases when the suite itself runs on
+PostgreSQL (CI); the
+broker is Redis when REDIS_URL is set (CI), else the filesystem transport. Tests talk HTTP, and
+read state through ``query`` (a Django shell in the system's environment).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -30,6 +35,29 @@ SERVICE_VARIABLES = {
     "SUPPLIER_API_URL",
     "PROMETHEUS_MULTIPROC_DIR",
 }
+
+
+SYSTEM_DATABASE_SUFFIX = "_system"
+
+
+def system_databases() -> dict[str, str]:
+    """Fresh PostgreSQL databases beside the suite's own, when the suite runs on PostgreSQL."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        return {}
+    import psycopg
+
+    base, _, name = url.rpartition("/")
+    urls = {
+        "DATABASE_URL": f"{base}/{name}{SYSTEM_DATABASE_SUFFIX}",
+        "LOGISTICS_DATABASE_URL": f"{base}/{name}{SYSTEM_DATABASE_SUFFIX}_logistics",
+    }
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
+        for database in urls.values():
+            database_name = database.rpartition("/")[2]
+            admin.execute(f'DROP DATABASE IF EXISTS "{database_name}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{database_name}"')
+    return urls
 
 
 @dataclass(frozen=True)
@@ -70,8 +98,13 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def start_system(
-    var_dir: Path, *, workers: int, extra_env: dict[str, str] | None = None
+    var_dir: Path,
+    *,
+    workers: int,
+    extra_env: dict[str, str] | None = None,
+    suite_database: bool = False,
 ) -> Iterator[RunningSystem]:
+    """The system on the embedded defaults, or (suite_database) on the suite's kind of database."""
     web_port, supplier_port = free_port(), free_port()
     env = {key: value for key, value in os.environ.items() if key not in SERVICE_VARIABLES}
     env.update(
@@ -80,6 +113,7 @@ def start_system(
         GUNICORN_BIND=f"127.0.0.1:{web_port}",
         WEB_CONCURRENCY=str(workers),
         LOG_LEVEL="WARNING",
+        **(system_databases() if suite_database else {}),
         **(extra_env or {}),
     )
     for command in (
@@ -119,3 +153,57 @@ def start_system(
             process.terminate()
         for process in (web, supplier):
             process.wait(timeout=15)
+
+
+def query(system: RunningSystem, code: str) -> Any:
+    """Run ``code`` (it must assign ``result``) with Django set up in the system's environment."""
+    script = f"import django, json\ndjango.setup()\n{code}\nprint(json.dumps(result))"
+    output = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT, env=system.env, check=True, capture_output=True, text=True, timeout=60,
+    ).stdout  # fmt: skip
+    return json.loads(output.splitlines()[-1])
+
+
+def purge_queues(system: RunningSystem) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "config", "purge", "--force",
+         "--queues", "intake,logistics,invoices,notifications"],
+        cwd=ROOT, env=system.env, check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+
+
+@contextmanager
+def celery_process(
+    system: RunningSystem, log: Path, command: list[str]
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A worker or beat (``command`` after ``celery -A config``), logging to ``log``."""
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", *command],
+            cwd=ROOT, env={**system.env, "LOG_LEVEL": "INFO"}, stdout=output,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        try:
+            yield process
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+
+
+def json_lines(log: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in log.read_text().splitlines() if line[:1] == "{"]
+
+
+def wait_for(condition: Any, *, timeout: float, describe: Any = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"not reached within {timeout} s: {describe() if callable(describe) else describe}"
+            )
+        time.sleep(0.5)

@@ -9,7 +9,6 @@ filesystem transport otherwise.
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 import time
@@ -19,14 +18,16 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.system.conftest import RunningSystem, http, start_system
+from tests.system.conftest import RunningSystem, http, query, start_system
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 
 
 @pytest.fixture
 def system_with_worker(tmp_path: Path) -> Iterator[tuple[RunningSystem, Path]]:
-    with start_system(tmp_path, workers=1, extra_env={"LOG_FORMAT": "json"}) as system:
+    with start_system(
+        tmp_path, workers=1, extra_env={"LOG_FORMAT": "json"}, suite_database=True
+    ) as system:
         manage_celery(system, "purge", "--force", "--queues", "logistics")
         log = tmp_path / "worker.log"
         with log.open("w") as output:
@@ -52,10 +53,12 @@ def manage_celery(system: RunningSystem, *args: str) -> None:
 
 
 def shipment(system: RunningSystem, order_ref: str) -> tuple[str, str]:
-    with sqlite3.connect(system.var_dir / "logistics.sqlite3") as database:
-        row = database.execute(
-            "SELECT id, status FROM logistics_shipment WHERE order_ref = ?", (order_ref,)
-        ).fetchone()
+    row = query(
+        system,
+        "from logistics.models import ShipmentRecord\n"
+        f"record = ShipmentRecord.objects.get(order_ref={order_ref!r})\n"
+        "result = [str(record.id), record.status]",
+    )
     return str(row[0]), str(row[1])
 
 

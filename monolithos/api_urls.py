@@ -1,0 +1,9 @@
+"""Routes of the order intake API, mounted under /api/v1/ by config/urls.py."""
+
+from django.urls import path
+
+from monolithos.api import OrderAcceptApi
+
+app_name = "orders_api"
+
+urlpatterns = [path("orders/", OrderAcceptApi.as_view(), name="order_accept")]

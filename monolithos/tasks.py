@@ -1,0 +1,62 @@
+"""Celery tasks of the legacy app: invoice PDFs rendered by a worker, off the request path, and
+the hourly purge of expired Idempotency-Keys.
+
+``render_invoice`` is a thin entry point: it loads an id and calls
+``monolithos.invoicing.render_invoice``. It is idempotent, one PDF per invoice version: a run
+for an invoice whose version is already recorded (and whose file exists) does nothing. The
+version is recorded only after the file is stored, so a message delivered again after its worker
+was killed (SIGKILL, the out-of-memory killer: late acknowledgement redelivers it) renders again
+only if the first run did not get as far as recording its version; ``outbox.reliability`` caps
+such redeliveries. Errors are retried with jittered backoff; once the retries are spent the task
+fails and is recorded as a failed task. The settings route it to the ``invoices`` queue, so a
+flood of renders never delays a dispatch or a mail.
+
+It imports the invoicing service and the models only. The layers below it never import it:
+the new intake enqueues it by name through the outbox, the legacy download view imports it.
+"""
+
+from __future__ import annotations
+
+import time
+
+import structlog
+from celery import Task, shared_task
+
+from monolithos import idempotency, invoicing
+from monolithos.models import Invoice
+from outbox.reliability import backoff
+
+logger = structlog.get_logger(__name__)
+
+
+@shared_task(bind=True, name="monolithos.tasks.render_invoice", max_retries=5)
+def render_invoice(self: Task[[int], bool], invoice_id: int) -> bool:
+    """Render the PDF an invoice owes; False when nothing was owed or the invoice is gone."""
+    number = Invoice.objects.filter(pk=invoice_id).values_list("number", flat=True).first()
+    if number is None:
+        logger.warning("invoice_render_skipped", invoice_id=invoice_id, reason="not_found")
+        return False
+    started = time.perf_counter()
+    try:
+        rendered = invoicing.render_invoice(invoice_id, where="worker")
+    except Invoice.DoesNotExist:
+        logger.warning("invoice_render_skipped", invoice_id=invoice_id, reason="not_found")
+        return False
+    except Exception as exc:
+        logger.warning(
+            "invoice_render_failed", invoice=number, retries=self.request.retries, exc_info=True
+        )
+        raise self.retry(exc=exc, countdown=backoff(self.request.retries, base=10)) from exc
+    if rendered:
+        duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        logger.info("invoice_rendered", invoice=number, duration_ms=duration_ms)
+    return rendered
+
+
+@shared_task(name="monolithos.tasks.purge_idempotency_keys")
+def purge_idempotency_keys() -> int:
+    """Delete Idempotency-Keys older than IDEMPOTENCY_KEY_TTL_HOURS (celery beat, hourly)."""
+    purged = idempotency.purge_expired()
+    if purged:
+        logger.info("idempotency_keys_purged", count=purged)
+    return purged

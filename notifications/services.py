@@ -1,0 +1,191 @@
+"""The notification use cases: record a notification, deliver it, give up on it, send it again.
+
+``NotificationService.notify`` records the notification and its outbox message in the caller's
+``default`` transaction, so a notification exists if and only if the caller's data does, and a
+worker (``notifications.tasks.send_notification``) sends it after the commit. With
+``deliver_inline=True`` it also sends the mail before returning, for the legacy pages whose
+mails must exist when the request ends; the outbox message is recorded all the same, so a send
+that fails (or a process that dies) there is retried by the worker, and a worker that finds the
+mail sent does nothing.
+
+Delivery is at least once: ``deliver`` locks the row while it sends, so two workers never send
+the same notification twice, but a mail sent by a process that dies before its commit is sent
+again.
+
+Imports ``outbox`` and ``observability``; never ``monolithos``, ``logistics`` or ``config``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+
+import structlog
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.utils import timezone
+
+from notifications.models import IDEMPOTENCY_KEY_MAX_LENGTH, Notification
+from notifications.rendering import render_mail
+from observability import trace
+from outbox.messages import Message, publish
+
+logger = structlog.get_logger(__name__)
+
+SEND_TASK = "notifications.tasks.send_notification"
+
+
+class NotificationService:
+    """The ``Notifications`` port (and ``logistics.ports.Notifier``) over e-mail."""
+
+    def __init__(self, *, deliver_inline: bool = False) -> None:
+        self.deliver_inline = deliver_inline
+
+    def notify(
+        self, kind: str, recipient: str, context: Mapping[str, str], idempotency_key: str
+    ) -> None:
+        notification_id = record_notification(
+            kind=kind, recipient=recipient, context=context, idempotency_key=idempotency_key
+        )
+        if notification_id is None or not self.deliver_inline:
+            return
+        try:
+            deliver(notification_id)
+        except Exception:
+            # Recorded with its outbox message: the worker retries it, the page still answers.
+            logger.warning(
+                "notification_left_to_the_worker", notification_id=notification_id, exc_info=True
+            )
+
+
+def record_notification(
+    *, kind: str, recipient: str, context: Mapping[str, str], idempotency_key: str
+) -> int | None:
+    """Record the notification and its outbox message; None if the key was recorded before.
+
+    Raises ``ValueError`` for an unknown kind or an unusable context, recipient or key, before
+    anything is stored: a notification that could never be rendered is never queued.
+    """
+    values = _checked_context(context)
+    _check_recipient_and_key(recipient, idempotency_key)
+    render_mail(kind, values)
+    with transaction.atomic():
+        notification, created = Notification.objects.get_or_create(
+            idempotency_key=idempotency_key,
+            defaults={
+                "kind": kind,
+                "recipient": recipient,
+                "context": values,
+                "trace_id": _current_trace_id(),
+            },
+        )
+        if not created:
+            logger.info("notification_already_recorded", idempotency_key=idempotency_key)
+            return None
+        publish(_send_message(notification, key=f"notification:{idempotency_key}"))
+    return notification.pk
+
+
+def deliver(notification_id: int) -> bool:
+    """Send the notification unless it was sent; True if this call sent it.
+
+    A failed send is counted and its reason kept (the notification stays queued), then the
+    error is raised again for the caller to retry.
+    """
+    failure: Exception | None = None
+    with transaction.atomic():
+        notification = Notification.objects.select_for_update().filter(pk=notification_id).first()
+        if notification is None:
+            logger.warning("notification_not_found", notification_id=notification_id)
+            return False
+        if notification.status == Notification.Status.SENT:
+            return False
+        notification.attempts += 1
+        try:
+            _email(notification).send()
+        except Exception as error:
+            notification.failure_reason = repr(error)[:10_000]
+            notification.save(update_fields=["attempts", "failure_reason"])
+            failure = error
+        else:
+            notification.status = Notification.Status.SENT
+            notification.sent_at = timezone.now()
+            notification.save(update_fields=["attempts", "status", "sent_at"])
+    # Raised outside the atomic block, so that the attempt above is committed, not rolled back.
+    if failure is not None:
+        raise failure
+    return True
+
+
+def mark_failed(notification_id: int, reason: str) -> None:
+    """Give up on the notification (its retries ran out); one sent meanwhile stays sent."""
+    unsent = Notification.objects.filter(pk=notification_id).exclude(
+        status=Notification.Status.SENT
+    )
+    unsent.update(status=Notification.Status.FAILED, failure_reason=reason[:10_000])
+
+
+def send_again(notification_id: int) -> bool:
+    """Queue a failed notification again, with a new outbox message; False if it had not failed."""
+    with transaction.atomic():
+        notification = (
+            Notification.objects.select_for_update()
+            .filter(pk=notification_id, status=Notification.Status.FAILED)
+            .first()
+        )
+        if notification is None:
+            return False
+        notification.status = Notification.Status.QUEUED
+        notification.save(update_fields=["status"])
+        # The first message's key is taken (and may still be in the outbox): a resend needs its own.
+        key = f"notification:{notification.idempotency_key}:again-{secrets.token_hex(4)}"
+        publish(_send_message(notification, key=key))
+    return True
+
+
+def _send_message(notification: Notification, *, key: str) -> Message:
+    return Message(task=SEND_TASK, key=key, kwargs={"notification_id": notification.pk})
+
+
+def _email(notification: Notification) -> EmailMultiAlternatives:
+    mail = render_mail(notification.kind, notification.context)
+    headers = {trace.REQUEST_ID_HEADER: notification.trace_id} if notification.trace_id else {}
+    message = EmailMultiAlternatives(
+        subject=mail.subject,
+        body=mail.text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[notification.recipient],
+        headers=headers,
+    )
+    message.attach_alternative(mail.html, "text/html")
+    return message
+
+
+def _current_trace_id() -> str:
+    # Only a well-formed id goes into a mail header (and fits the column).
+    trace_id = trace.current_trace_id()
+    return trace_id if trace_id and trace.is_trace_id(trace_id) else ""
+
+
+def _checked_context(context: Mapping[str, str]) -> dict[str, str]:
+    values = dict(context)
+    not_strings = sorted(
+        str(name)
+        for name, value in values.items()
+        if not isinstance(name, str) or not isinstance(value, str)
+    )
+    if not_strings:
+        # Stored as JSON and rendered later: only preformatted strings survive the trip as is.
+        raise ValueError(f"notification context values must be strings: {', '.join(not_strings)}")
+    return values
+
+
+def _check_recipient_and_key(recipient: str, idempotency_key: str) -> None:
+    if not recipient.strip() or "\n" in recipient or "\r" in recipient:
+        raise ValueError(f"not a recipient: {recipient!r}")
+    if not idempotency_key or len(idempotency_key) > IDEMPOTENCY_KEY_MAX_LENGTH:
+        raise ValueError(
+            f"an idempotency key has 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} characters: "
+            f"{idempotency_key!r}"
+        )

@@ -1,0 +1,109 @@
+"""What Redis lacks as a broker, added to every task: a redelivery cap and dead letters.
+
+``ReliableTask`` is the Celery app's task class (``config.celery``), so every task gets it:
+
+- With late acknowledgement and rejection on worker loss, a message whose task kills its worker
+  (a WeasyPrint crash, the out-of-memory killer) is delivered again, forever. Each run counts its
+  delivery in ``TaskDelivery`` before it starts and clears it when it returns, whatever the
+  outcome; a count left behind means a worker died. Past ``CELERY_TASK_MAX_DELIVERIES`` the task
+  is recorded as failed and acknowledged instead of run.
+- Redis has no dead-letter queue: a task that fails for good (an error after its retries) is
+  recorded in ``FailedTask``, visible in the admin, from where it can be run again.
+
+``backoff`` gives retry delays with full jitter, capped far below the broker's visibility timeout
+(a countdown longer than that is delivered again and again).
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import structlog
+from celery import Task
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+
+from observability import trace
+
+logger = structlog.get_logger(__name__)
+
+
+def backoff(retries: int, *, base: float) -> float:
+    """Seconds before retry number ``retries + 1``: full jitter over a capped exponential."""
+    ceiling = min(float(settings.CELERY_MAX_COUNTDOWN_SECONDS), base * 2**retries)
+    return random.uniform(0, ceiling)  # noqa: S311  (jitter, not cryptography)
+
+
+class ReliableTask(Task):  # type: ignore[type-arg]
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        task_id = self.request.id
+        if task_id is None or self.request.called_directly:
+            return super().__call__(*args, **kwargs)
+        deliveries = count_delivery(task_id, self.name)
+        try:
+            if deliveries > settings.CELERY_TASK_MAX_DELIVERIES:
+                logger.error("task_redelivered_too_often", deliveries=deliveries)
+                record_failure(
+                    self,
+                    task_id,
+                    args,
+                    kwargs,
+                    reason="redelivered",
+                    error=f"started {deliveries - 1} times without returning: "
+                    "its worker died each time",
+                    deliveries=deliveries - 1,
+                )
+                return None
+            return super().__call__(*args, **kwargs)
+        finally:
+            # Success, failure or retry: this delivery returned, so it is not counted again.
+            forget_delivery(task_id)
+
+    def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        logger.error("task_failed", error=repr(exc))
+        record_failure(self, task_id, args, kwargs, reason="failed", error=str(einfo))
+
+
+def count_delivery(task_id: str, task: str) -> int:
+    from outbox.models import TaskDelivery
+
+    with transaction.atomic():
+        if TaskDelivery.objects.filter(pk=task_id).update(deliveries=F("deliveries") + 1):
+            return TaskDelivery.objects.values_list("deliveries", flat=True).get(pk=task_id)
+        TaskDelivery.objects.create(task_id=task_id, task=task)
+        return 1
+
+
+def forget_delivery(task_id: str) -> None:
+    from outbox.models import TaskDelivery
+
+    TaskDelivery.objects.filter(pk=task_id).delete()
+
+
+def record_failure(
+    task: Task,  # type: ignore[type-arg]
+    task_id: str,
+    args: Any,
+    kwargs: Any,
+    *,
+    reason: str,
+    error: str,
+    deliveries: int = 1,
+) -> None:
+    from outbox.models import FailedTask
+
+    FailedTask.objects.update_or_create(
+        task_id=task_id,
+        defaults={
+            "task": task.name,
+            "args": list(args or ()),
+            "kwargs": dict(kwargs or {}),
+            "reason": reason,
+            "error": error[-10_000:],
+            "deliveries": deliveries,
+            "trace_id": trace.current_trace_id() or "",
+            "requeued_at": None,
+        },
+    )

@@ -1,0 +1,26 @@
+"""The outbox relay as Celery tasks: one enqueued on commit, one run by celery beat."""
+
+from __future__ import annotations
+
+import structlog
+from celery import shared_task
+
+from outbox import relay
+
+logger = structlog.get_logger(__name__)
+
+
+@shared_task(name="outbox.tasks.relay_messages")
+def relay_messages(keys: list[str]) -> int:
+    return relay.relay(keys)
+
+
+@shared_task(name="outbox.tasks.sweep_outbox")
+def sweep_outbox(limit: int = 1000) -> int:
+    """Relay what a dead process or an unreachable broker left behind, and purge old records."""
+    keys = relay.stranded_keys(limit)
+    published = relay.relay(keys)
+    if keys:
+        logger.warning("outbox_stranded_messages_relayed", found=len(keys), published=published)
+    relay.purge_old_records()
+    return published

@@ -1,0 +1,173 @@
+"""The transactional outbox: written with the data, relayed after commit, swept after a crash."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from celery import current_app
+from django.db import transaction
+from django.utils import timezone
+
+from observability import trace
+from outbox import relay
+from outbox.messages import Message, publish
+from outbox.models import OutboxMessage
+from outbox.tasks import relay_messages, sweep_outbox
+
+pytestmark = pytest.mark.django_db
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+@pytest.fixture
+def published(monkeypatch) -> list[dict[str, Any]]:
+    """What the relay hands to the broker, with the trace id bound at that moment."""
+    sent: list[dict[str, Any]] = []
+
+    def send_task(name: str, kwargs: dict[str, Any]) -> None:
+        sent.append({"task": name, "kwargs": kwargs, "trace_id": trace.current_trace_id()})
+
+    monkeypatch.setattr(current_app, "send_task", send_task)
+    return sent
+
+
+def message(key: str = "shipment:ORD-000001") -> Message:
+    return Message(task="logistics.tasks.create_shipment", key=key, kwargs={"order": key})
+
+
+def test_a_message_is_written_in_the_callers_transaction_and_rolled_back_with_it():
+    with pytest.raises(RuntimeError), transaction.atomic():
+        publish(message())
+        assert OutboxMessage.objects.count() == 1
+        raise RuntimeError("the order failed")
+
+    assert OutboxMessage.objects.count() == 0
+
+
+def test_the_relay_is_enqueued_only_when_the_transaction_commits(
+    django_capture_on_commit_callbacks, monkeypatch
+):
+    enqueued: list[list[str]] = []
+    monkeypatch.setattr(relay_messages, "delay", enqueued.append)
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
+        publish(message("a"), message("b"))
+        assert enqueued == []
+
+    assert len(callbacks) == 1
+    assert enqueued == [["a", "b"]]
+
+
+def test_a_broker_down_at_commit_time_loses_nothing(
+    django_capture_on_commit_callbacks, monkeypatch
+):
+    def broker_down(keys: list[str]) -> None:
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(relay_messages, "delay", broker_down)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        publish(message())
+
+    [stored] = OutboxMessage.objects.all()
+    assert stored.published_at is None  # the sweep will publish it
+
+
+def test_publishing_the_same_key_twice_records_one_message():
+    with trace.bound_trace_id(TRACE_ID):
+        publish(message())
+        publish(message())
+
+    [stored] = OutboxMessage.objects.all()
+    assert (stored.task, stored.kwargs, stored.trace_id) == (
+        "logistics.tasks.create_shipment",
+        {"order": "shipment:ORD-000001"},
+        TRACE_ID,
+    )
+
+
+def test_the_relay_publishes_under_the_writers_trace_id_and_only_once(published):
+    with trace.bound_trace_id(TRACE_ID):
+        publish(message())
+
+    first = relay_messages.apply(args=(["shipment:ORD-000001"],)).result
+    again = relay_messages.apply(args=(["shipment:ORD-000001"],)).result
+
+    assert (first, again) == (1, 0)
+    assert published == [
+        {
+            "task": "logistics.tasks.create_shipment",
+            "kwargs": {"order": "shipment:ORD-000001"},
+            "trace_id": TRACE_ID,
+        }
+    ]
+    stored = OutboxMessage.objects.get()
+    assert stored.published_at is not None and stored.attempts == 1
+
+
+def test_a_failed_publish_is_counted_and_left_for_the_sweep(monkeypatch):
+    def broker_down(name: str, kwargs: dict[str, Any]) -> None:
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(current_app, "send_task", broker_down)
+    publish(message())
+
+    assert relay.relay(["shipment:ORD-000001"]) == 0
+
+    stored = OutboxMessage.objects.get()
+    assert stored.published_at is None
+    assert stored.attempts == 1 and "broker unreachable" in stored.last_error
+
+
+def test_the_sweep_publishes_messages_whose_relay_never_came(published, settings):
+    settings.OUTBOX_RELAY_GRACE_SECONDS = 30
+    publish(message("stranded"), message("fresh"))
+    OutboxMessage.objects.filter(key="stranded").update(
+        created_at=timezone.now() - timedelta(minutes=5)
+    )
+
+    assert sweep_outbox.apply().result == 1
+
+    assert [call["kwargs"] for call in published] == [{"order": "stranded"}]
+    assert OutboxMessage.objects.get(key="fresh").published_at is None
+
+
+def test_the_sweep_purges_published_messages_past_their_retention(published, settings):
+    settings.OUTBOX_RETENTION_DAYS = 7
+    publish(message("old"), message("recent"))
+    relay.relay(["old", "recent"])
+    OutboxMessage.objects.filter(key="old").update(published_at=timezone.now() - timedelta(days=8))
+
+    sweep_outbox.apply()
+
+    assert list(OutboxMessage.objects.values_list("key", flat=True)) == ["recent"]
+
+
+def test_the_relay_reaches_the_real_broker():
+    """Relayed to the configured broker (Redis in CI): the task waits in its queue."""
+    from outbox.metrics import BacklogCollector
+
+    def depth(queue: str) -> float:
+        [family] = [m for m in BacklogCollector().collect() if m.name == "monolithos_queue_depth"]
+        return next(s.value for s in family.samples if s.labels["queue"] == queue)
+
+    purge_notifications_queue()
+    publish(
+        Message(
+            task="notifications.tasks.send_notification",
+            key="notification:relay-test",
+            kwargs={"notification_id": 0},
+        )
+    )
+
+    assert relay.relay(["notification:relay-test"]) == 1
+    assert depth("notifications") == 1
+    purge_notifications_queue()
+
+
+def purge_notifications_queue() -> None:
+    with current_app.connection_for_write() as connection:
+        channel: Any = connection.default_channel
+        channel.queue_purge("notifications")
