@@ -234,6 +234,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "outbox.tasks.sweep_outbox",
         "schedule": env.number("OUTBOX_SWEEP_SECONDS", 10.0, minimum=1.0),
     },
+    "sweep-pending-invoices": {
+        "task": "monolithos.tasks.sweep_pending_invoices",
+        "schedule": 300.0,
+    },
+    "sweep-queued-notifications": {
+        "task": "notifications.tasks.sweep_queued_notifications",
+        "schedule": 300.0,
+    },
     "purge-idempotency-keys": {
         "task": "monolithos.tasks.purge_idempotency_keys",
         "schedule": 3600.0,
@@ -244,6 +252,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # its commit lost its relay, and the sweep publishes it; published ones are kept this many days.
 OUTBOX_RELAY_GRACE_SECONDS = env.number("OUTBOX_RELAY_GRACE_SECONDS", 30.0, minimum=1.0)
 OUTBOX_RETENTION_DAYS = env.integer("OUTBOX_RETENTION_DAYS", 7, minimum=1)
+# Work still owed this long after it was recorded (an invoice render, a mail) lost its message
+# (a flushed broker, a purged queue): beat's sweeps enqueue it again.
+LOST_TASK_GRACE_MINUTES = env.integer("LOST_TASK_GRACE_MINUTES", 15, minimum=1)
 
 # The logistics API (logistics/api/, under /api/v1/): JSON only, token or session users,
 # throttled per user and per anonymous client through the default cache.

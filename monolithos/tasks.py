@@ -18,9 +18,13 @@ the new intake enqueues it by name through the outbox, the legacy download view 
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import structlog
 from celery import Task, shared_task
+from django.conf import settings
+from django.db.models import F, Q
+from django.utils import timezone
 
 from monolithos import idempotency, invoicing
 from monolithos.models import Invoice
@@ -60,3 +64,25 @@ def purge_idempotency_keys() -> int:
     if purged:
         logger.info("idempotency_keys_purged", count=purged)
     return purged
+
+
+@shared_task(name="monolithos.tasks.sweep_pending_invoices")
+def sweep_pending_invoices(limit: int = 500) -> int:
+    """Enqueue again the renders owed for longer than LOST_TASK_GRACE_MINUTES (beat).
+
+    The outbox delivers each render at least once; this covers a message lost from the broker
+    afterwards (a flushed Redis, a purged queue). A render enqueued twice is done once.
+    """
+    cutoff = timezone.now() - timedelta(minutes=settings.LOST_TASK_GRACE_MINUTES)
+    owed = (
+        Invoice.objects.filter(created_at__lt=cutoff)
+        .filter(Q(rendered_version__isnull=True) | Q(rendered_version__lt=F("version")))
+        .order_by("id")
+        .values_list("pk", flat=True)[:limit]
+    )
+    invoice_ids = list(owed)
+    for invoice_id in invoice_ids:
+        render_invoice.delay(invoice_id)
+    if invoice_ids:
+        logger.warning("pending_invoices_enqueued_again", count=len(invoice_ids))
+    return len(invoice_ids)

@@ -4,7 +4,6 @@
 import json
 
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import FileResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
@@ -13,7 +12,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from monolithos.invoicing import invoice_pdf_exists
 from monolithos.models import Order, Product
 from monolithos.order_manager import OrderError, OrderManager, SupplierError
-from monolithos.tasks import render_invoice
 
 
 def order_to_dict(order):
@@ -197,9 +195,8 @@ def api_invoice_pdf(request, order_id):
     except Exception:
         return JsonResponse({"error": "invoice not found"}, status=404)
     if invoice.render_pending:
-        # A worker owes this render. Its message may have been lost: enqueue it again (the task
-        # is idempotent) and tell the client when to come back.
-        transaction.on_commit(lambda: render_invoice.delay(invoice.pk))
+        # A worker owes this render (monolithos.tasks.sweep_pending_invoices re-enqueues one
+        # whose message was lost): tell the client when to come back.
         response = JsonResponse({"status": "pending", "retry_after": 5}, status=202)
         response["Retry-After"] = "5"
         return response

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
+from datetime import timedelta
 
 import structlog
 from django.conf import settings
@@ -124,6 +125,13 @@ def mark_failed(notification_id: int, reason: str) -> None:
         status=Notification.Status.SENT
     )
     unsent.update(status=Notification.Status.FAILED, failure_reason=reason[:10_000])
+
+
+def queued_for_too_long(limit: int) -> list[int]:
+    """Notifications still queued LOST_TASK_GRACE_MINUTES after they were recorded."""
+    cutoff = timezone.now() - timedelta(minutes=settings.LOST_TASK_GRACE_MINUTES)
+    queued = Notification.objects.filter(status=Notification.Status.QUEUED, created_at__lt=cutoff)
+    return list(queued.order_by("id").values_list("pk", flat=True)[:limit])
 
 
 def send_again(notification_id: int) -> bool:

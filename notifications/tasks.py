@@ -1,6 +1,7 @@
 """The Celery task that sends a notification: a thin, idempotent wrapper around ``deliver``.
 
-A redelivered or republished message finds the notification sent and does nothing. A failed
+A redelivered or republished message finds the notification sent and does nothing. A beat-driven
+sweep enqueues again what stayed queued too long. A failed
 send is retried with jittered backoff; when the retries run out the notification is marked
 failed and the error raised again, so that the task is recorded as a ``FailedTask``
 (``outbox.reliability``) and can be sent again from the admin.
@@ -11,7 +12,7 @@ from __future__ import annotations
 import structlog
 from celery import Task, shared_task
 
-from notifications.services import SEND_TASK, deliver, mark_failed
+from notifications.services import SEND_TASK, deliver, mark_failed, queued_for_too_long
 from outbox.reliability import backoff
 
 logger = structlog.get_logger(__name__)
@@ -27,3 +28,18 @@ def send_notification(self: Task[[int], bool], notification_id: int) -> bool:
             mark_failed(notification_id, repr(error))
             raise
         raise self.retry(exc=error, countdown=backoff(self.request.retries, base=10)) from error
+
+
+@shared_task(name="notifications.tasks.sweep_queued_notifications")
+def sweep_queued_notifications(limit: int = 500) -> int:
+    """Enqueue again the notifications queued for longer than LOST_TASK_GRACE_MINUTES (beat).
+
+    Longer than the send task's retries take, so such a notification lost its message after the
+    outbox published it (a flushed broker, a purged queue); a send enqueued twice is sent once.
+    """
+    notification_ids = queued_for_too_long(limit)
+    for notification_id in notification_ids:
+        send_notification.delay(notification_id)
+    if notification_ids:
+        logger.warning("queued_notifications_enqueued_again", count=len(notification_ids))
+    return len(notification_ids)

@@ -14,6 +14,7 @@ from celery import current_app
 from django.conf import settings
 from django.db.models import Min
 from django.utils import timezone
+from kombu.exceptions import ChannelError
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -59,6 +60,9 @@ class BacklogCollector(Collector):
         with current_app.connection_for_read() as connection:
             channel: Any = connection.default_channel  # kombu's channels are untyped
             for queue in settings.CELERY_QUEUE_NAMES:
-                declared = channel.queue_declare(queue=queue, passive=True)
-                depth.add_metric([queue], declared.message_count)
+                try:
+                    waiting = channel.queue_declare(queue=queue, passive=True).message_count
+                except ChannelError:
+                    waiting = 0  # never declared: no worker consumes it, nothing was sent to it
+                depth.add_metric([queue], waiting)
         return depth

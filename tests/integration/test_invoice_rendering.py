@@ -5,11 +5,13 @@ from __future__ import annotations
 import io
 import os
 import threading
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from celery.exceptions import Retry
+from django.utils import timezone
 from prometheus_client import REGISTRY
 from pypdf import PdfReader
 from weasyprint import HTML
@@ -18,7 +20,7 @@ from weasyprint.text.fonts import FontConfiguration
 from monolithos import invoicing
 from monolithos.models import Invoice, Order, OrderLine
 from monolithos.order_manager import OrderManager
-from monolithos.tasks import render_invoice
+from monolithos.tasks import render_invoice, sweep_pending_invoices
 from tests.factories import CustomerFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db(databases=["default", "logistics"])
@@ -130,23 +132,28 @@ def test_the_legacy_render_in_the_request_records_the_rendered_version():
     assert Invoice.objects.get(pk=invoice.pk).rendered_version == 1
 
 
-def test_a_pending_invoice_downloads_as_202_and_enqueues_its_render_on_commit(
-    client, monkeypatch, django_capture_on_commit_callbacks
-):
+def test_a_pending_invoice_downloads_as_202_with_a_retry_hint(client):
     invoice = an_invoice_owed_a_render()
-    enqueued: list[int] = []
-    monkeypatch.setattr(render_invoice, "delay", enqueued.append)
 
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        response = client.get(f"/api/orders/{invoice.order_id}/invoice.pdf")
+    response = client.get(f"/api/orders/{invoice.order_id}/invoice.pdf")
 
     assert response.status_code == 202
     assert response["Retry-After"] == "5"
     assert response.json() == {"status": "pending", "retry_after": 5}
-    assert enqueued == []  # not before the commit
-    for callback in callbacks:
-        callback()
-    assert enqueued == [invoice.pk]
+
+
+def test_the_sweep_enqueues_again_only_renders_owed_for_too_long(monkeypatch, settings):
+    settings.LOST_TASK_GRACE_MINUTES = 15
+    stale, _recent, rendered = (an_invoice_owed_a_render() for _ in range(3))
+    render_invoice.apply(args=(rendered.pk,))
+    Invoice.objects.filter(pk__in=[stale.pk, rendered.pk]).update(
+        created_at=timezone.now() - timedelta(minutes=20)
+    )
+    enqueued: list[int] = []
+    monkeypatch.setattr(render_invoice, "delay", enqueued.append)
+
+    assert sweep_pending_invoices.apply().result == 1
+    assert enqueued == [stale.pk]
 
 
 def test_a_rendered_invoice_downloads_as_its_pdf(client, monkeypatch):

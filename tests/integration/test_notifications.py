@@ -480,3 +480,24 @@ def test_the_logistics_notifier_queues_the_delivery_mail_for_a_worker(mailoutbox
         "Your order ORD-000042 has been delivered",
         "Hello,\n\nyour order ORD-000042 (tracking number TN-7) has been delivered.\n",
     )
+
+
+def test_the_sweep_enqueues_again_only_notifications_queued_for_too_long(monkeypatch, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from notifications.tasks import sweep_queued_notifications
+
+    settings.LOST_TASK_GRACE_MINUTES = 15
+    stale = notify(key="order-cancelled:ORD-000001")
+    fresh = notify(key="order-cancelled:ORD-000002")
+    assert stale is not None and fresh is not None
+    Notification.objects.filter(pk=stale.pk).update(
+        created_at=timezone.now() - timedelta(minutes=20)
+    )
+    enqueued: list[int] = []
+    monkeypatch.setattr(send_notification, "delay", enqueued.append)
+
+    assert sweep_queued_notifications.apply().result == 1
+    assert enqueued == [stale.pk]
