@@ -8,6 +8,7 @@ import structlog
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from logistics.public import (
@@ -225,7 +226,7 @@ class OrderManager:
             **prices,
         )
         order.number = "ORD-%06d" % order.pk
-        order.save()
+        order.save(update_fields=["number"])
         for product, qty in clean["lines"]:
             self.repo.create_line(
                 order=order,
@@ -238,6 +239,8 @@ class OrderManager:
         invoice = self.repo.create_invoice(
             order=order, number="INV-%06d" % order.pk, amount=prices["total"]
         )
+        # Read once here; the mails, the shipment and the response all list the lines.
+        prefetch_related_objects([order], "lines")
         return order, invoice
 
     # ------------------------------------------------------------------ invoices

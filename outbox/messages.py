@@ -34,7 +34,8 @@ def publish(*messages: Message) -> None:
     """Record ``messages`` in the current transaction; relay them after it commits.
 
     A key already recorded is ignored, so a writer that runs twice publishes once. One INSERT
-    and, after the commit, one broker message for the whole batch.
+    per call and, after the commit, one broker message per transaction, however many calls
+    (an order and its two mails are relayed together).
     """
     from outbox.models import OutboxMessage
 
@@ -46,15 +47,39 @@ def publish(*messages: Message) -> None:
         ],
         ignore_conflicts=True,
     )
-    keys = [m.key for m in messages]
-    transaction.on_commit(lambda: _enqueue_relay(keys))
+    relay = _relay_after_commit()
+    if relay is None:
+        relay = _Relay()
+        transaction.on_commit(relay)
+    relay.keys.extend(m.key for m in messages)
 
 
-def _enqueue_relay(keys: list[str]) -> None:
-    from outbox.tasks import relay_messages
+class _Relay:
+    """The on-commit callback of one transaction: enqueues the relay of all its messages."""
 
-    try:
-        relay_messages.delay(keys)
-    except Exception:
-        # The messages are committed: the sweep relays them once the broker is back.
-        logger.warning("outbox_relay_not_enqueued", keys=keys, exc_info=True)
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+
+    def __call__(self) -> None:
+        from outbox.tasks import relay_messages
+
+        try:
+            relay_messages.delay(self.keys)
+        except Exception:
+            # The messages are committed: the sweep relays them once the broker is back.
+            logger.warning("outbox_relay_not_enqueued", keys=self.keys, exc_info=True)
+
+
+def _relay_after_commit() -> _Relay | None:
+    """The relay this transaction registered already, if any and not discarded by a rollback.
+
+    Keys added from a savepoint that rolls back later stay in its list; the relay skips them,
+    since no such message was committed.
+    """
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        return None  # autocommit: on_commit runs at once
+    for _savepoints, callback, _robust in connection.run_on_commit:
+        if isinstance(callback, _Relay):
+            return callback
+    return None

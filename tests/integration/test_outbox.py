@@ -60,6 +60,36 @@ def test_the_relay_is_enqueued_only_when_the_transaction_commits(
     assert enqueued == [["a", "b"]]
 
 
+def test_all_messages_of_one_transaction_are_relayed_together(
+    django_capture_on_commit_callbacks, monkeypatch
+):
+    enqueued: list[list[str]] = []
+    monkeypatch.setattr(relay_messages, "delay", enqueued.append)
+
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        publish(message("order"))
+        publish(message("mail-1"))
+        publish(message("mail-2"))
+
+    assert enqueued == [["order", "mail-1", "mail-2"]]
+
+
+def test_a_rolled_back_savepoint_does_not_take_the_relay_of_later_messages(
+    django_capture_on_commit_callbacks, monkeypatch
+):
+    enqueued: list[list[str]] = []
+    monkeypatch.setattr(relay_messages, "delay", enqueued.append)
+
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        with pytest.raises(RuntimeError), transaction.atomic():
+            publish(message("rolled-back"))
+            raise RuntimeError("this part failed")
+        publish(message("kept"))
+
+    assert enqueued == [["kept"]]
+    assert list(OutboxMessage.objects.values_list("key", flat=True)) == ["kept"]
+
+
 def test_a_broker_down_at_commit_time_loses_nothing(
     django_capture_on_commit_callbacks, monkeypatch
 ):
