@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 
 from monolithos import idempotency
 from monolithos.mailer import NotificationService
-from monolithos.models import Order
+from monolithos.models import IdempotencyKey, Order
 from monolithos.order_manager import OrderError, OrderManager
 from notifications.public import NotificationService as QueuedNotifications
 
@@ -119,7 +119,7 @@ class OrderAcceptApi(APIView):
             )
         return self._accept(data, claimed=claimed)
 
-    def _accept(self, data: dict[str, Any], *, claimed: Any | None) -> Response:
+    def _accept(self, data: dict[str, Any], *, claimed: IdempotencyKey | None) -> Response:
         # The mails are recorded with the order and sent by a worker, not inside the request.
         manager = OrderManager(notifications=NotificationService(QueuedNotifications()))
         try:
@@ -128,12 +128,11 @@ class OrderAcceptApi(APIView):
                 body = self.OutputSerializer(order).data
                 if claimed is not None:
                     idempotency.complete(claimed, status=202, body=body)
-        except OrderError as error:
+        except BaseException as error:
+            # Nothing was written: the key is free for a retry (a corrected one, after a 400).
             if claimed is not None:
                 idempotency.release(claimed)
-            raise ValidationError({error.field: [str(error)]}) from error
-        except BaseException:
-            if claimed is not None:
-                idempotency.release(claimed)
+            if isinstance(error, OrderError):
+                raise ValidationError({error.field: [str(error)]}) from error
             raise
         return Response(body, status=202, headers={"Location": body["links"]["tracking"]})

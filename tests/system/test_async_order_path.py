@@ -221,7 +221,7 @@ from unittest import mock
 from monolithos.mailer import NotificationService
 from monolithos.order_manager import OrderManager
 from notifications.public import NotificationService as QueuedNotifications
-with mock.patch("outbox.messages._enqueue_relay"):
+with mock.patch("outbox.messages._Relay.__call__", lambda relay: None):
     order = OrderManager(notifications=NotificationService(QueuedNotifications())).accept_order(
         {"customer_name": "Lost Relay", "customer_email": "relay@example.com",
          "shipping_address": "1 Crash Court", "lines": [{"sku": "BOX-S", "quantity": 1}]}
