@@ -225,6 +225,10 @@ CELERY_TASK_ROUTES = {
     "monolithos.tasks.render_invoice": {"queue": "invoices"},
     "notifications.tasks.*": {"queue": "notifications"},
 }
+# A failed dispatch is tried again after this many seconds, doubling each time (up to 30 min);
+# the sweep re-enqueues a shipment overdue by DISPATCH_LOST_AFTER_SECONDS (its task was lost).
+DISPATCH_RETRY_INITIAL_SECONDS = env.number("DISPATCH_RETRY_INITIAL_SECONDS", 10.0, minimum=1.0)
+DISPATCH_LOST_AFTER_SECONDS = env.number("DISPATCH_LOST_AFTER_SECONDS", 120.0, minimum=0.0)
 CELERY_BEAT_SCHEDULE = {
     "sweep-due-shipments": {
         "task": "logistics.tasks.sweep_due_shipments",

@@ -123,11 +123,12 @@ class LogisticsService:
                 dispatched += self.dispatch(shipment.id).dispatched
         return SweepReport(due=len(due), dispatched=dispatched, deferred=len(due) - dispatched)
 
-    def due_shipment_ids(self, limit: int = 500) -> list[uuid.UUID]:
-        """The pending shipments whose next attempt is due, for a sweep to hand to workers."""
-        return [
-            shipment.id for shipment in self.repository.due_for_dispatch(self.clock.now(), limit)
-        ]
+    def due_shipment_ids(
+        self, limit: int = 500, *, overdue_by: timedelta = timedelta(0)
+    ) -> list[uuid.UUID]:
+        """The pending shipments due for at least ``overdue_by``, for a sweep to hand to workers."""
+        due = self.repository.due_for_dispatch(self.clock.now() - overdue_by, limit)
+        return [shipment.id for shipment in due]
 
     def dispatch_order(self, order_ref: str) -> DispatchOutcome:
         return self.dispatch(self.repository.get_by_order_ref(order_ref).id)

@@ -5,24 +5,27 @@ order reference, so a message delivered twice creates one shipment; it enqueues 
 
 ``dispatch_shipment`` is idempotent: a shipment already dispatched or cancelled is left alone,
 and the supplier deduplicates on the shipment's idempotency key, so a redelivered message never
-ships twice. Its retries back off with jitter and stay far below the broker's visibility
-timeout; when they run out the shipment is still pending with its next attempt, and
-``sweep_due_shipments`` (celery beat) enqueues it again, as it does for any shipment whose
-task was lost.
+ships twice. A failed dispatch leaves the shipment pending with its next attempt (the service's
+backoff); the task retries then, with jitter, never further ahead than the broker's visibility
+timeout allows. When its retries run out, ``sweep_due_shipments`` (celery beat) enqueues the
+shipment again once it is overdue, as it does for any shipment whose task was lost.
 """
 
 from __future__ import annotations
 
+import random
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import structlog
 from celery import Task, shared_task
+from django.conf import settings
+from django.utils import timezone
 
 from logistics.contracts import CREATE_SHIPMENT_TASK, CreateShipment
 from logistics.domain import IllegalTransition, ShipmentNotFound, ShipmentStatus
 from logistics.wiring import build_logistics_service
-from outbox.reliability import backoff
 
 logger = structlog.get_logger(__name__)
 
@@ -44,17 +47,34 @@ def dispatch_shipment(self: Task[[str], bool], shipment_id: str) -> bool:
         outcome = build_logistics_service(background=True).dispatch(uuid.UUID(shipment_id))
     except (IllegalTransition, ShipmentNotFound):
         return False  # dispatched, cancelled or gone meanwhile: nothing left to do
-    if outcome.dispatched or outcome.failure_kind == "rejected":
-        return outcome.dispatched
-    if self.request.retries >= (self.max_retries or 0):
+    next_attempt_at = outcome.shipment.next_attempt_at
+    if outcome.dispatched or next_attempt_at is None:
+        return outcome.dispatched  # dispatched, or rejected: a person decides
+    # One schedule: the shipment's own next attempt (the service's backoff), plus jitter so
+    # that shipments deferred together (an open breaker) do not come back together.
+    until_due = (next_attempt_at - timezone.now()).total_seconds()
+    jitter = random.uniform(0, settings.DISPATCH_RETRY_INITIAL_SECONDS)  # noqa: S311
+    countdown = max(0.0, until_due) + jitter
+    if self.request.retries >= (self.max_retries or 0) or (
+        countdown > settings.CELERY_MAX_COUNTDOWN_SECONDS
+    ):
         logger.warning("dispatch_left_to_the_sweep", shipment_id=shipment_id)
         return False
-    raise self.retry(countdown=backoff(self.request.retries, base=5))
+    raise self.retry(countdown=countdown)
 
 
 @shared_task(name="logistics.tasks.sweep_due_shipments")
 def sweep_due_shipments(limit: int = 500) -> int:
-    shipment_ids = build_logistics_service().due_shipment_ids(limit)
+    """Enqueue the shipments whose task was lost: due for longer than DISPATCH_LOST_AFTER_SECONDS.
+
+    A shipment whose task is queued or waiting for its retry is due at most a few seconds
+    before that task runs; one overdue for minutes has no task left (a lost message, retries
+    spent, a deferral made outside any task). Enqueueing only those keeps a backlog from
+    feeding itself with duplicates.
+    """
+    shipment_ids = build_logistics_service().due_shipment_ids(
+        limit, overdue_by=timedelta(seconds=settings.DISPATCH_LOST_AFTER_SECONDS)
+    )
     for shipment_id in shipment_ids:
         dispatch_shipment.delay(str(shipment_id))
     if shipment_ids:

@@ -11,6 +11,7 @@ by both; with REDIS_URL set, the breaker's state is shared by every process (doc
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cache
 
 from django.conf import settings
@@ -74,4 +75,5 @@ def build_logistics_service(*, background: bool = False) -> LogisticsService:
         supplier=supplier_gateway(background=background),
         notifier=EmailNotifier(),
         clock=SystemClock(),
+        retry_delay=timedelta(seconds=settings.DISPATCH_RETRY_INITIAL_SECONDS),
     )

@@ -168,6 +168,7 @@ class OrderManager:
         prices = self.price(clean["lines"], clean["discount_code"])
         with transaction.atomic():
             order, invoice = self._record_order(clean, prices)
+            self._take_stock(clean)
         self.notifications.notify_sales_team(order)
         self.render_invoice(invoice)
         self.notifications.send_confirmation(order)
@@ -186,13 +187,15 @@ class OrderManager:
         """The asynchronous path: record the order and hand the slow steps to the workers.
 
         The order, its lines, its invoice, the outbox messages for its shipment and its invoice
-        PDF, and its two mails are written in one transaction (a savepoint when the caller holds
-        one), so either all of it is handed off or none. Nothing slow runs here: the workers
+        PDF, and its two mails are written in one transaction, so either all of it is handed off
+        or none. Nothing slow runs here: the workers
         create and dispatch the shipment, render the PDF and send the mails.
         """
         clean = self.validate(data)
         prices = self.price(clean["lines"], clean["discount_code"])
-        with transaction.atomic():
+        # Inside the caller's transaction without a savepoint (the API records its
+        # Idempotency-Key answer in the same one); a failure here rolls the whole of it back.
+        with transaction.atomic(savepoint=False):
             order, invoice = self._record_order(clean, prices)
             publish(
                 Message(
@@ -208,15 +211,23 @@ class OrderManager:
             )
             self.notifications.notify_sales_team(order)
             self.notifications.send_confirmation(order)
+            self._take_stock(clean)
         return order
 
-    def _record_order(self, clean, prices):
-        """Order, lines and invoice; the caller holds the transaction."""
-        # Stock is taken with a conditional UPDATE, so two requests racing for the last unit
-        # cannot both win; any failure rolls back everything.
+    def _take_stock(self, clean):
+        """Take each line's quantity; the caller holds the transaction and calls this last.
+
+        A conditional UPDATE, so two requests racing for the last unit cannot both win (the
+        loser's order rolls back). Last, because the row lock it takes is held until the commit
+        and every order for the same product queues behind it: taken first, a herd on one
+        product would wait on every other statement of every order.
+        """
         for product, qty in clean["lines"]:
             if not self.repo.take_stock(product, qty):
                 raise OrderError("insufficient stock for %s" % product.sku, "lines")
+
+    def _record_order(self, clean, prices):
+        """Order, lines and invoice; the caller holds the transaction and then takes the stock."""
         customer = self.repo.customer_for(clean["email"], clean["name"])
         order = self.repo.create_order(
             customer=customer,

@@ -30,8 +30,9 @@ class NotificationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         description="Send the selected failed notifications again", permissions=("resend",)
     )
     def send_failed_again(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
-        ids = queryset.filter(status=Notification.Status.FAILED).values_list("pk", flat=True)
-        count = sum(send_again(notification_id) for notification_id in ids)
+        failed = queryset.filter(status=Notification.Status.FAILED)
+        keys = failed.values_list("idempotency_key", flat=True)
+        count = sum(send_again(idempotency_key) for idempotency_key in keys)
         self.message_user(request, f"{count} notification(s) queued again.", messages.SUCCESS)
 
     def has_resend_permission(self, request: HttpRequest) -> bool:

@@ -1,7 +1,9 @@
 """The notification record: what was asked to be sent, to whom, and whether it went.
 
 One row per idempotency key, so a caller that runs twice (a retried task, a double click)
-records one notification and sends one mail. Imports only Django.
+records one notification and sends one mail. The key (unique, so indexed) is also how the send
+task finds its notification: it is recorded with ``INSERT ... ON CONFLICT DO NOTHING``, which
+returns no id. Imports only Django.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from django.db import models
 # The outbox key is ``notification:<idempotency key>`` plus, for a resend, a short suffix: the
 # idempotency key is capped so that the whole key fits OutboxMessage.key (200 characters).
 IDEMPOTENCY_KEY_MAX_LENGTH = 150
+# The longest address a mail server takes (RFC 5321's forward path).
+RECIPIENT_MAX_LENGTH = 254
 
 
 class Notification(models.Model):
@@ -20,7 +24,7 @@ class Notification(models.Model):
         FAILED = "failed", "Failed"
 
     kind = models.CharField(max_length=50)
-    recipient = models.CharField(max_length=254)
+    recipient = models.CharField(max_length=RECIPIENT_MAX_LENGTH)
     context = models.JSONField(default=dict)
     idempotency_key = models.CharField(max_length=IDEMPOTENCY_KEY_MAX_LENGTH, unique=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)

@@ -3,10 +3,21 @@
 ``NotificationService.notify`` records the notification and its outbox message in the caller's
 ``default`` transaction, so a notification exists if and only if the caller's data does, and a
 worker (``notifications.tasks.send_notification``) sends it after the commit. With
-``deliver_inline=True`` it also sends the mail before returning, for the legacy pages whose
-mails must exist when the request ends; the outbox message is recorded all the same, so a send
-that fails (or a process that dies) there is retried by the worker, and a worker that finds the
-mail sent does nothing.
+``deliver_inline=True`` it also sends the mail before returning (unless it was sent already, as
+for a key recorded before), for the legacy pages whose mails must exist when the request ends;
+the outbox message is recorded all the same, so a send that fails (or a process that dies)
+there is retried by the worker, and a worker that finds the mail sent does nothing.
+
+Recording is on the order intake's hot path (two notifications per order), so it costs one
+INSERT each for the notification and its outbox message, no savepoints (it took seven
+statements with ``get_or_create`` and its savepoints): both are ``INSERT ... ON CONFLICT DO
+NOTHING``, on the notification's idempotency key and on the outbox key ``notification:<key>``,
+in ``transaction.atomic(savepoint=False)``, which joins the caller's transaction or opens one
+when there is none. A key recorded before is thus ignored twice over, and never sends twice
+(should its outbox message be purged already, the new one finds the notification sent). Such
+an INSERT returns no id, so the send task and ``deliver`` name a notification by its
+idempotency key (unique, indexed). Without a savepoint, a database error while recording
+would spoil the caller's whole transaction: everything is checked before the INSERTs.
 
 Delivery is at least once: ``deliver`` locks the row while it sends, so two workers never send
 the same notification twice, but a mail sent by a process that dies before its commit is sent
@@ -27,7 +38,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.utils import timezone
 
-from notifications.models import IDEMPOTENCY_KEY_MAX_LENGTH, Notification
+from notifications.models import IDEMPOTENCY_KEY_MAX_LENGTH, RECIPIENT_MAX_LENGTH, Notification
 from notifications.rendering import render_mail
 from observability import trace
 from outbox.messages import Message, publish
@@ -46,24 +57,30 @@ class NotificationService:
     def notify(
         self, kind: str, recipient: str, context: Mapping[str, str], idempotency_key: str
     ) -> None:
-        notification_id = record_notification(
+        record_notification(
             kind=kind, recipient=recipient, context=context, idempotency_key=idempotency_key
         )
-        if notification_id is None or not self.deliver_inline:
+        if not self.deliver_inline:
             return
         try:
-            deliver(notification_id)
+            # Also for a key recorded before: deliver sends only what was not sent yet.
+            deliver(idempotency_key)
         except Exception:
             # Recorded with its outbox message: the worker retries it, the page still answers.
             logger.warning(
-                "notification_left_to_the_worker", notification_id=notification_id, exc_info=True
+                "notification_left_to_the_worker", idempotency_key=idempotency_key, exc_info=True
             )
 
 
 def record_notification(
     *, kind: str, recipient: str, context: Mapping[str, str], idempotency_key: str
-) -> int | None:
-    """Record the notification and its outbox message; None if the key was recorded before.
+) -> None:
+    """Record the notification and its outbox message, unless the key was recorded before.
+
+    Two statements in the caller's transaction (no savepoint; a transaction of its own when
+    there is none): one ``INSERT ... ON CONFLICT DO NOTHING`` each for the notification and its
+    outbox message. A key recorded before keeps its first notification and message; the
+    caller is not told (the INSERT returns nothing to tell by), and a send goes by the key.
 
     Raises ``ValueError`` for an unknown kind or an unusable context, recipient or key, before
     anything is stored: a notification that could never be rendered is never queued.
@@ -71,34 +88,32 @@ def record_notification(
     values = _checked_context(context)
     _check_recipient_and_key(recipient, idempotency_key)
     render_mail(kind, values)
-    with transaction.atomic():
-        notification, created = Notification.objects.get_or_create(
-            idempotency_key=idempotency_key,
-            defaults={
-                "kind": kind,
-                "recipient": recipient,
-                "context": values,
-                "trace_id": _current_trace_id(),
-            },
-        )
-        if not created:
-            logger.info("notification_already_recorded", idempotency_key=idempotency_key)
-            return None
-        publish(_send_message(notification, key=f"notification:{idempotency_key}"))
-    return notification.pk
+    notification = Notification(
+        kind=kind,
+        recipient=recipient,
+        context=values,
+        idempotency_key=idempotency_key,
+        trace_id=_current_trace_id(),
+    )
+    with transaction.atomic(savepoint=False):
+        # ignore_conflicts: ON CONFLICT DO NOTHING on the unique idempotency key, no id returned.
+        Notification.objects.bulk_create([notification], ignore_conflicts=True)
+        publish(_send_message(idempotency_key, key=f"notification:{idempotency_key}"))
 
 
-def deliver(notification_id: int) -> bool:
+def deliver(idempotency_key: str) -> bool:
     """Send the notification unless it was sent; True if this call sent it.
 
-    A failed send is counted and its reason kept (the notification stays queued), then the
+    A failed send is counted and its reason kept (the notification keeps its status), then the
     error is raised again for the caller to retry.
     """
     failure: Exception | None = None
     with transaction.atomic():
-        notification = Notification.objects.select_for_update().filter(pk=notification_id).first()
+        notification = (
+            Notification.objects.select_for_update().filter(idempotency_key=idempotency_key).first()
+        )
         if notification is None:
-            logger.warning("notification_not_found", notification_id=notification_id)
+            logger.warning("notification_not_found", idempotency_key=idempotency_key)
             return False
         if notification.status == Notification.Status.SENT:
             return False
@@ -119,27 +134,27 @@ def deliver(notification_id: int) -> bool:
     return True
 
 
-def mark_failed(notification_id: int, reason: str) -> None:
+def mark_failed(idempotency_key: str, reason: str) -> None:
     """Give up on the notification (its retries ran out); one sent meanwhile stays sent."""
-    unsent = Notification.objects.filter(pk=notification_id).exclude(
+    unsent = Notification.objects.filter(idempotency_key=idempotency_key).exclude(
         status=Notification.Status.SENT
     )
     unsent.update(status=Notification.Status.FAILED, failure_reason=reason[:10_000])
 
 
-def queued_for_too_long(limit: int) -> list[int]:
-    """Notifications still queued LOST_TASK_GRACE_MINUTES after they were recorded."""
+def queued_for_too_long(limit: int) -> list[str]:
+    """Keys of the notifications still queued LOST_TASK_GRACE_MINUTES after they were recorded."""
     cutoff = timezone.now() - timedelta(minutes=settings.LOST_TASK_GRACE_MINUTES)
     queued = Notification.objects.filter(status=Notification.Status.QUEUED, created_at__lt=cutoff)
-    return list(queued.order_by("id").values_list("pk", flat=True)[:limit])
+    return list(queued.order_by("id").values_list("idempotency_key", flat=True)[:limit])
 
 
-def send_again(notification_id: int) -> bool:
+def send_again(idempotency_key: str) -> bool:
     """Queue a failed notification again, with a new outbox message; False if it had not failed."""
     with transaction.atomic():
         notification = (
             Notification.objects.select_for_update()
-            .filter(pk=notification_id, status=Notification.Status.FAILED)
+            .filter(idempotency_key=idempotency_key, status=Notification.Status.FAILED)
             .first()
         )
         if notification is None:
@@ -147,13 +162,13 @@ def send_again(notification_id: int) -> bool:
         notification.status = Notification.Status.QUEUED
         notification.save(update_fields=["status"])
         # The first message's key is taken (and may still be in the outbox): a resend needs its own.
-        key = f"notification:{notification.idempotency_key}:again-{secrets.token_hex(4)}"
-        publish(_send_message(notification, key=key))
+        key = f"notification:{idempotency_key}:again-{secrets.token_hex(4)}"
+        publish(_send_message(idempotency_key, key=key))
     return True
 
 
-def _send_message(notification: Notification, *, key: str) -> Message:
-    return Message(task=SEND_TASK, key=key, kwargs={"notification_id": notification.pk})
+def _send_message(idempotency_key: str, *, key: str) -> Message:
+    return Message(task=SEND_TASK, key=key, kwargs={"idempotency_key": idempotency_key})
 
 
 def _email(notification: Notification) -> EmailMultiAlternatives:
@@ -190,7 +205,13 @@ def _checked_context(context: Mapping[str, str]) -> dict[str, str]:
 
 
 def _check_recipient_and_key(recipient: str, idempotency_key: str) -> None:
-    if not recipient.strip() or "\n" in recipient or "\r" in recipient:
+    # Checked here, not by the database: a failed INSERT would spoil the caller's transaction.
+    if (
+        not recipient.strip()
+        or "\n" in recipient
+        or "\r" in recipient
+        or len(recipient) > RECIPIENT_MAX_LENGTH
+    ):
         raise ValueError(f"not a recipient: {recipient!r}")
     if not idempotency_key or len(idempotency_key) > IDEMPOTENCY_KEY_MAX_LENGTH:
         raise ValueError(

@@ -35,7 +35,7 @@ def test_dispatching_twice_ships_once(supplier):
     assert len(supplier.ledger()) == 1
 
 
-def test_a_failing_supplier_makes_the_task_retry_with_a_capped_jittered_delay(
+def test_a_failing_supplier_makes_the_task_retry_when_the_shipment_is_due(
     supplier, settings, monkeypatch
 ):
     settings.SUPPLIER_BACKGROUND_ATTEMPTS = 1
@@ -52,21 +52,44 @@ def test_a_failing_supplier_makes_the_task_retry_with_a_capped_jittered_delay(
     result = dispatch_shipment.apply(args=(str(shipment.id),))
 
     assert result.state == "RETRY"
-    assert len(retries) == 1 and 0 <= retries[0] <= 5
-    assert ShipmentRecord.objects.get(pk=shipment.id).status == "pending"
+    record = ShipmentRecord.objects.get(pk=shipment.id)
+    assert record.status == "pending" and record.next_attempt_at is not None
+    # The task comes back when the shipment is due, plus at most DISPATCH_RETRY_INITIAL_SECONDS.
+    until_due = (record.next_attempt_at - timezone.now()).total_seconds()
+    assert len(retries) == 1
+    assert until_due - 1 <= retries[0] <= until_due + settings.DISPATCH_RETRY_INITIAL_SECONDS
+    assert retries[0] <= settings.CELERY_MAX_COUNTDOWN_SECONDS
 
 
-def test_the_sweep_enqueues_only_due_shipments(supplier, monkeypatch):
-    due, later = pending_shipment("ORD-000001"), pending_shipment("ORD-000002")
-    ShipmentRecord.objects.filter(pk=due.id).update(next_attempt_at=timezone.now())
-    ShipmentRecord.objects.filter(pk=later.id).update(
-        next_attempt_at=timezone.now() + timedelta(hours=1)
+def test_the_sweep_enqueues_only_shipments_whose_task_was_lost(supplier, monkeypatch, settings):
+    settings.DISPATCH_LOST_AFTER_SECONDS = 120
+    lost = pending_shipment("ORD-000001")
+    waiting_for_its_task = pending_shipment("ORD-000002")
+    later = pending_shipment("ORD-000003")
+    now = timezone.now()
+    ShipmentRecord.objects.filter(pk=lost.id).update(next_attempt_at=now - timedelta(minutes=5))
+    ShipmentRecord.objects.filter(pk=waiting_for_its_task.id).update(
+        next_attempt_at=now - timedelta(seconds=30)
     )
+    ShipmentRecord.objects.filter(pk=later.id).update(next_attempt_at=now + timedelta(hours=1))
     enqueued: list[str] = []
     monkeypatch.setattr(dispatch_shipment, "delay", enqueued.append)
 
     assert sweep_due_shipments.apply().result == 1
-    assert enqueued == [str(due.id)]
+    assert enqueued == [str(lost.id)]
+
+
+def test_a_retry_due_beyond_the_countdown_cap_is_left_to_the_sweep(supplier, settings, monkeypatch):
+    settings.SUPPLIER_BACKGROUND_ATTEMPTS = 1
+    settings.DISPATCH_RETRY_INITIAL_SECONDS = 3600.0  # due in an hour: past the 10-minute cap
+    supplier.set_chaos(failure_rate=1.0)
+    shipment = pending_shipment()
+    monkeypatch.setattr(dispatch_shipment, "retry", lambda **_: pytest.fail("no retry"))
+
+    result = dispatch_shipment.apply(args=(str(shipment.id),))
+
+    assert (result.state, result.result) == ("SUCCESS", False)
+    assert ShipmentRecord.objects.get(pk=shipment.id).status == "pending"
 
 
 def test_task_runs_are_measured_by_task_and_state(client):

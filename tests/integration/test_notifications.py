@@ -1,5 +1,8 @@
 """The notification service on the real database: recorded with an outbox message, sent once.
 
+A notification is recorded in two statements (no savepoint) and named by its idempotency key
+from then on: the send task, ``deliver`` and "send again" all take the key.
+
 Mails go to Django's locmem backend (``mailoutbox``); a send failure is a backend that raises.
 Tasks run in-process with ``.apply()``. The notifications app lives on ``default`` only.
 """
@@ -17,6 +20,7 @@ from django.contrib.auth.models import Permission, User
 from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
+from django.db import transaction
 
 from logistics.adapters.notifier import EmailNotifier
 from logistics.ports import Notifier
@@ -104,16 +108,60 @@ def test_notify_records_the_notification_and_its_outbox_message_and_sends_nothin
     assert (message.key, message.task, message.kwargs) == (
         "notification:order-cancelled:ORD-000042",
         "notifications.tasks.send_notification",
-        {"notification_id": notification.pk},
+        {"idempotency_key": "order-cancelled:ORD-000042"},
     )
     assert len(relays) == 1  # the relay is enqueued once the caller commits
     assert mailoutbox == []
 
 
+def test_recording_costs_two_statements_in_the_callers_transaction(django_assert_num_queries):
+    # The intake's hot path: one INSERT ... ON CONFLICT DO NOTHING each for the notification and
+    # its outbox message, no savepoint, no SELECT; a key recorded before costs the same.
+    for _ in range(2):
+        with transaction.atomic(), django_assert_num_queries(2):
+            NotificationService().notify(
+                "order_cancelled", "ada@example.com", CANCELLED, "order-cancelled:ORD-000042"
+            )
+
+    assert Notification.objects.count() == OutboxMessage.objects.count() == 1
+
+
+@pytest.mark.django_db(databases=["default"], transaction=True)
+def test_recording_outside_a_transaction_is_a_transaction_of_its_own(
+    django_assert_num_queries, monkeypatch
+):
+    from outbox.tasks import relay_messages
+
+    relayed: list[list[str]] = []
+    monkeypatch.setattr(relay_messages, "delay", relayed.append)
+
+    with django_assert_num_queries(4) as statements:
+        NotificationService().notify(
+            "order_cancelled", "ada@example.com", CANCELLED, "order-cancelled:ORD-000042"
+        )
+
+    assert [q["sql"].split()[0] for q in statements.captured_queries] == [
+        "BEGIN",
+        "INSERT",
+        "INSERT",
+        "COMMIT",
+    ]
+    assert relayed == [["notification:order-cancelled:ORD-000042"]]  # after the commit
+
+
+def test_a_notification_recorded_in_a_transaction_that_rolls_back_is_gone():
+    with transaction.atomic():
+        notify()
+        transaction.set_rollback(True)
+
+    assert not Notification.objects.exists()
+    assert not OutboxMessage.objects.exists()
+
+
 def test_deliver_sends_the_recorded_mail_and_marks_it_sent(mailoutbox):
     notification = recorded()
 
-    assert deliver(notification.pk) is True
+    assert deliver("order-cancelled:ORD-000042") is True
 
     [mail] = mailoutbox
     assert (mail.subject, mail.to, mail.from_email) == (
@@ -134,20 +182,20 @@ def test_the_same_key_twice_records_one_notification_and_sends_one_mail(mailoutb
     assert first == again
     assert Notification.objects.count() == 1
     assert OutboxMessage.objects.count() == 1
-    assert first is not None
-    deliver(first.pk)
+    deliver("order-cancelled:ORD-000042")
     assert [mail.body.splitlines()[0] for mail in mailoutbox] == ["Hello Ada,"]
 
 
 def test_delivering_twice_sends_once(mailoutbox):
     notification = recorded()
 
-    assert [deliver(notification.pk), deliver(notification.pk)] == [True, False]
+    key = notification.idempotency_key
+    assert [deliver(key), deliver(key)] == [True, False]
     assert len(mailoutbox) == 1
 
 
 def test_a_notification_that_no_longer_exists_is_not_delivered(mailoutbox):
-    assert deliver(123456) is False
+    assert deliver("order-cancelled:ORD-999999") is False
     assert mailoutbox == []
 
 
@@ -162,7 +210,7 @@ def test_the_mail_has_an_html_alternative(mailoutbox):
         },
         key="order-confirmation:ORD-000042",
     )
-    deliver(Notification.objects.get().pk)
+    deliver("order-confirmation:ORD-000042")
 
     [mail] = mailoutbox
     [(html, mimetype)] = mail.alternatives
@@ -177,7 +225,7 @@ def test_the_trace_id_at_notify_time_travels_as_x_request_id(mailoutbox):
         notification = recorded()
     assert notification.trace_id == TRACE_ID
 
-    deliver(notification.pk)  # later, in a worker, under another trace
+    deliver(notification.idempotency_key)  # later, in a worker, under another trace
 
     [mail] = mailoutbox
     assert mail.extra_headers["X-Request-ID"] == TRACE_ID
@@ -185,7 +233,7 @@ def test_the_trace_id_at_notify_time_travels_as_x_request_id(mailoutbox):
 
 
 def test_a_notification_outside_any_trace_has_no_request_id_header(mailoutbox):
-    deliver(recorded().pk)
+    deliver(recorded().idempotency_key)
 
     [mail] = mailoutbox
     assert "X-Request-ID" not in mail.extra_headers
@@ -210,6 +258,22 @@ def test_bad_input_is_refused_and_nothing_is_stored(mailoutbox, kind, context, k
     assert mailoutbox == []
 
 
+@pytest.mark.parametrize(
+    "recipient", ["", "  ", "ada@example.com\nBcc: eve@example.com", "a" * 243 + "@example.com"]
+)
+def test_a_bad_recipient_is_refused_and_nothing_is_stored(mailoutbox, recipient):
+    # Refused before the INSERT: recorded without a savepoint, a failed INSERT (a recipient too
+    # long for its column) would spoil the caller's whole transaction.
+    with pytest.raises(ValueError, match="not a recipient"):
+        NotificationService(deliver_inline=True).notify(
+            "order_cancelled", recipient, CANCELLED, "order-cancelled:ORD-000042"
+        )
+
+    assert not Notification.objects.exists()
+    assert not OutboxMessage.objects.exists()
+    assert mailoutbox == []
+
+
 # ---------------------------------------------------------------------- inline mode
 
 
@@ -221,7 +285,8 @@ def test_inline_mode_sends_before_returning_and_still_records_the_outbox_message
     assert [mail.subject for mail in mailoutbox] == ["Your order ORD-000042 has been cancelled"]
     # The worker that runs the message later finds the mail sent and does nothing.
     assert OutboxMessage.objects.filter(key="notification:order-cancelled:ORD-000042").exists()
-    assert send_notification.apply(kwargs={"notification_id": notification.pk}).result is False
+    kwargs = {"idempotency_key": notification.idempotency_key}
+    assert send_notification.apply(kwargs=kwargs).result is False
     assert len(mailoutbox) == 1
 
 
@@ -231,6 +296,17 @@ def test_inline_mode_sends_a_key_once(mailoutbox):
     notify(service)
 
     assert len(mailoutbox) == 1
+    assert Notification.objects.get().attempts == 1
+
+
+def test_inline_mode_sends_a_key_recorded_before_that_was_not_sent_yet(mailoutbox):
+    notify()  # queued for a worker
+    notification = notify(NotificationService(deliver_inline=True))
+
+    assert notification is not None
+    assert (notification.status, notification.attempts) == ("sent", 1)
+    assert len(mailoutbox) == 1
+    assert OutboxMessage.objects.count() == 1
 
 
 def test_an_inline_send_that_fails_is_left_to_the_worker_and_the_caller_carries_on(
@@ -251,7 +327,7 @@ def test_a_failed_send_is_counted_kept_queued_and_raised(broken_mail_server):
     notification = recorded()
 
     with pytest.raises(smtplib.SMTPServerDisconnected):
-        deliver(notification.pk)
+        deliver(notification.idempotency_key)
 
     notification.refresh_from_db()
     assert (notification.status, notification.attempts) == ("queued", 1)
@@ -261,8 +337,9 @@ def test_a_failed_send_is_counted_kept_queued_and_raised(broken_mail_server):
 def test_the_task_sends_once_however_often_it_runs(mailoutbox):
     notification = recorded()
 
-    first = send_notification.apply(kwargs={"notification_id": notification.pk})
-    again = send_notification.apply(kwargs={"notification_id": notification.pk})
+    kwargs = {"idempotency_key": notification.idempotency_key}
+    first = send_notification.apply(kwargs=kwargs)
+    again = send_notification.apply(kwargs=kwargs)
 
     assert (first.result, again.result) == (True, False)
     assert len(mailoutbox) == 1
@@ -273,7 +350,7 @@ def test_the_task_retries_a_failed_send(settings, mailoutbox):
     MailServerFailingOnce.failures = 1
     notification = recorded()
 
-    result = send_notification.apply(kwargs={"notification_id": notification.pk})
+    result = send_notification.apply(kwargs={"idempotency_key": notification.idempotency_key})
 
     assert result.result is True
     notification.refresh_from_db()
@@ -284,7 +361,7 @@ def test_the_task_retries_a_failed_send(settings, mailoutbox):
 def test_the_task_marks_the_notification_failed_when_its_retries_run_out(broken_mail_server):
     notification = recorded()
 
-    result = send_notification.apply(kwargs={"notification_id": notification.pk})
+    result = send_notification.apply(kwargs={"idempotency_key": notification.idempotency_key})
 
     assert result.failed()
     assert isinstance(result.result, smtplib.SMTPServerDisconnected)
@@ -295,7 +372,7 @@ def test_the_task_marks_the_notification_failed_when_its_retries_run_out(broken_
     [failed] = FailedTask.objects.all()
     assert (failed.task, failed.kwargs) == (
         "notifications.tasks.send_notification",
-        {"notification_id": notification.pk},
+        {"idempotency_key": "order-cancelled:ORD-000042"},
     )
 
 
@@ -303,15 +380,17 @@ def test_a_failed_notification_can_be_sent_again_under_a_new_outbox_key(mailoutb
     notification = recorded()
     Notification.objects.filter(pk=notification.pk).update(status="failed")
 
-    assert send_again(notification.pk) is True
-    assert send_again(notification.pk) is False  # queued again already: nothing to do
+    assert send_again(notification.idempotency_key) is True
+    assert send_again(notification.idempotency_key) is False  # queued again already: nothing to do
 
     notification.refresh_from_db()
     assert notification.status == "queued"
     keys = sorted(OutboxMessage.objects.values_list("key", flat=True))
     assert keys[0] == "notification:order-cancelled:ORD-000042"
     assert keys[1].startswith("notification:order-cancelled:ORD-000042:again-")
-    assert send_notification.apply(kwargs={"notification_id": notification.pk}).result is True
+    resend = OutboxMessage.objects.get(key=keys[1])
+    assert resend.kwargs == {"idempotency_key": "order-cancelled:ORD-000042"}
+    assert send_notification.apply(kwargs=resend.kwargs).result is True
     assert len(mailoutbox) == 1
 
 
@@ -335,6 +414,9 @@ def test_the_admin_sends_failed_notifications_again(client, mailoutbox):
         failed.pk: "queued",
         sent.pk: "sent",
     }
+    [resend] = OutboxMessage.objects.filter(key__contains=":again-")
+    assert resend.key.startswith("notification:order-cancelled:ORD-000042:again-")
+    assert resend.kwargs == {"idempotency_key": "order-cancelled:ORD-000042"}
 
 
 def test_the_admin_lists_and_searches_notifications(client):
@@ -472,8 +554,8 @@ def test_the_logistics_notifier_queues_the_delivery_mail_for_a_worker(mailoutbox
     )
     assert mailoutbox == []
 
-    notification = Notification.objects.get(idempotency_key="shipment-1-delivered")
-    send_notification.apply(kwargs={"notification_id": notification.pk})
+    [message] = OutboxMessage.objects.all()
+    send_notification.apply(kwargs=message.kwargs)
 
     [mail] = mailoutbox
     assert (mail.subject, mail.body) == (
@@ -496,8 +578,8 @@ def test_the_sweep_enqueues_again_only_notifications_queued_for_too_long(monkeyp
     Notification.objects.filter(pk=stale.pk).update(
         created_at=timezone.now() - timedelta(minutes=20)
     )
-    enqueued: list[int] = []
+    enqueued: list[str] = []
     monkeypatch.setattr(send_notification, "delay", enqueued.append)
 
     assert sweep_queued_notifications.apply().result == 1
-    assert enqueued == [stale.pk]
+    assert enqueued == ["order-cancelled:ORD-000001"]
