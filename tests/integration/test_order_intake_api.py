@@ -11,6 +11,7 @@ from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from monolithos.idempotency import fingerprint
 from monolithos.models import IdempotencyKey, Invoice, Order, Product
 from notifications.models import Notification
 from outbox.models import OutboxMessage
@@ -173,18 +174,20 @@ def test_the_same_key_with_a_different_body_answers_422(api, box):
     assert Order.objects.count() == 1
 
 
-def test_a_key_still_in_flight_answers_409(api, box, shop):
-    from monolithos.idempotency import fingerprint
-
-    now = timezone.now()
+def key_held_by_another_request(shop: User, *, since: Any) -> None:
+    """The key as a request that is still running (or died) left it: claimed, no answer yet."""
     IdempotencyKey.objects.create(
         owner=shop,
         key="order-attempt-1",
         fingerprint=fingerprint("POST", URL, {**order_body(), "discount_code": ""}),
         status=IdempotencyKey.IN_FLIGHT,
-        created_at=now,
-        locked_at=now,
+        created_at=since,
+        locked_at=since,
     )
+
+
+def test_a_key_still_in_flight_answers_409(api, box, shop):
+    key_held_by_another_request(shop, since=timezone.now())
 
     response = post(api, "order-attempt-1")
 
@@ -193,18 +196,8 @@ def test_a_key_still_in_flight_answers_409(api, box, shop):
 
 
 def test_a_key_abandoned_by_a_dead_request_is_taken_over(api, box, shop, settings):
-    from monolithos.idempotency import fingerprint
-
     settings.IDEMPOTENCY_LOCK_SECONDS = 60
-    long_ago = timezone.now() - timedelta(minutes=5)
-    IdempotencyKey.objects.create(
-        owner=shop,
-        key="order-attempt-1",
-        fingerprint=fingerprint("POST", URL, {**order_body(), "discount_code": ""}),
-        status=IdempotencyKey.IN_FLIGHT,
-        created_at=long_ago,
-        locked_at=long_ago,
-    )
+    key_held_by_another_request(shop, since=timezone.now() - timedelta(minutes=5))
 
     response = post(api, "order-attempt-1")
 
