@@ -98,6 +98,20 @@ def test_a_supplier_failure_leaves_the_shipment_pending_with_a_growing_backoff(
     assert (second.shipment.status, second.shipment.attempt_count) == (ShipmentStatus.PENDING, 2)
 
 
+@pytest.mark.parametrize("kind", ["circuit_open", "bulkhead_full"])
+def test_a_call_refused_on_our_side_comes_back_after_the_first_delay(
+    service, supplier, clock, kind
+):
+    supplier.failure = SupplierFailure(kind, "not sent")
+    shipment = service.create_shipment(create())
+
+    outcomes = [service.dispatch(shipment.id) for _ in range(3)]
+
+    assert [o.shipment.next_attempt_at for o in outcomes] == [
+        clock.now() + timedelta(minutes=1)
+    ] * 3
+
+
 def test_a_rejected_dispatch_is_not_scheduled_for_retry(service, supplier):
     supplier.failure = SupplierFailure("rejected", "HTTP 400: bad item", 400)
     shipment = service.create_shipment(create())
