@@ -1,0 +1,1 @@
+"""The cost floor for accepting a request: a bare DRF endpoint inserting one row (bench/herd.py)."""
