@@ -3,10 +3,11 @@
 ``NotificationService.notify`` records the notification and its outbox message in the caller's
 ``default`` transaction, so a notification exists if and only if the caller's data does, and a
 worker (``notifications.tasks.send_notification``) sends it after the commit. With
-``deliver_inline=True`` it also sends the mail before returning (unless it was sent already, as
-for a key recorded before), for the legacy pages whose mails must exist when the request ends;
-the outbox message is recorded all the same, so a send that fails (or a process that dies)
-there is retried by the worker, and a worker that finds the mail sent does nothing.
+``deliver_inline=True`` it sends the mail before returning instead (unless it was sent already,
+as for a key recorded before), for the legacy pages whose mails must exist when the request
+ends; only a send that fails there is handed to the worker (an outbox message then), and one
+whose process died in between is found by ``sweep_queued_notifications``. The legacy path thus
+costs the workers nothing when the mail server answers.
 
 Recording is on the order intake's hot path (two notifications per order), so it costs one
 INSERT each for the notification and its outbox message, no savepoints (it took seven
@@ -58,7 +59,11 @@ class NotificationService:
         self, kind: str, recipient: str, context: Mapping[str, str], idempotency_key: str
     ) -> None:
         record_notification(
-            kind=kind, recipient=recipient, context=context, idempotency_key=idempotency_key
+            kind=kind,
+            recipient=recipient,
+            context=context,
+            idempotency_key=idempotency_key,
+            hand_to_worker=not self.deliver_inline,
         )
         if not self.deliver_inline:
             return
@@ -66,16 +71,26 @@ class NotificationService:
             # Also for a key recorded before: deliver sends only what was not sent yet.
             deliver(idempotency_key)
         except Exception:
-            # Recorded with its outbox message: the worker retries it, the page still answers.
+            # Handed to the worker, which retries it; the page still answers.
             logger.warning(
                 "notification_left_to_the_worker", idempotency_key=idempotency_key, exc_info=True
             )
+            publish(_send_message(idempotency_key, key=f"notification:{idempotency_key}"))
 
 
 def record_notification(
-    *, kind: str, recipient: str, context: Mapping[str, str], idempotency_key: str
+    *,
+    kind: str,
+    recipient: str,
+    context: Mapping[str, str],
+    idempotency_key: str,
+    hand_to_worker: bool = True,
 ) -> None:
     """Record the notification and its outbox message, unless the key was recorded before.
+
+    Without ``hand_to_worker`` (inline delivery) no outbox message is recorded: the caller sends
+    at once and hands the notification over only if that fails; one whose process died in
+    between is found by the sweep of notifications queued too long.
 
     Two statements in the caller's transaction (no savepoint; a transaction of its own when
     there is none): one ``INSERT ... ON CONFLICT DO NOTHING`` each for the notification and its
@@ -98,7 +113,8 @@ def record_notification(
     with transaction.atomic(savepoint=False):
         # ignore_conflicts: ON CONFLICT DO NOTHING on the unique idempotency key, no id returned.
         Notification.objects.bulk_create([notification], ignore_conflicts=True)
-        publish(_send_message(idempotency_key, key=f"notification:{idempotency_key}"))
+        if hand_to_worker:
+            publish(_send_message(idempotency_key, key=f"notification:{idempotency_key}"))
 
 
 def deliver(idempotency_key: str) -> bool:
