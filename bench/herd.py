@@ -68,7 +68,7 @@ ORDERS_PATH = "/api/v1/orders/"
 FLOOR_PATH = "/floor/accept/"
 SKU = "BOX-S"
 HERD_USERNAME = "herd"
-SYSTEM_SETTINGS = "bench.settings_herd"
+SYSTEM_SETTINGS = "config.settings"
 FLOOR_SETTINGS = "bench.settings_floor"
 DEFAULT_WORKERS = ("intake,notifications=1", "logistics=16:threads", "invoices=1")
 # Variables of the caller's environment that would point a process somewhere else.
