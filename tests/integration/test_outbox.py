@@ -188,7 +188,7 @@ def test_the_relay_reaches_the_real_broker():
         Message(
             task="notifications.tasks.send_notification",
             key="notification:relay-test",
-            kwargs={"notification_id": 0},
+            kwargs={"idempotency_key": "relay-test"},
         )
     )
 
