@@ -438,6 +438,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"products ordered, one unit per order, round robin ({SKU}: every order takes stock "
         "from the same row, as in a flash sale)",
     )
+    parser.add_argument(
+        "--worker-nice",
+        type=int,
+        default=10,
+        choices=range(20),
+        metavar="0-19",
+        help="CPU niceness of the Celery workers and beat (10): on one host, web requests come "
+        "first and the workers take the rest, as docker-compose's cpu shares lay it out",
+    )
     parser.add_argument("--render-samples", type=int, default=20, help="timed renders (20)")
     parser.add_argument(
         "--keep", action="store_true", help="leave the databases and the run directory"
@@ -563,68 +572,81 @@ def herd_headers(token: str) -> dict[str, str]:
 class Progress:
     """When each kind of work was complete for every accepted order (seconds from the start)."""
 
+    placed: int = 0
+    rejected: int = 0
     shipments: int = 0
     invoices: int = 0
     mails: int = 0
+    numbers: list[str] = field(default_factory=list)
     done_at: dict[str, float] = field(default_factory=dict)
 
 
-def poll_progress(numbers: Sequence[str]) -> tuple[int, int, int]:
+KINDS = ("placed", "shipments", "invoices", "mails")
+
+
+def poll_progress(request_ids: Sequence[int], progress: Progress) -> None:
+    """Requests placed (their order numbers) and rejected, then the placed orders' work done."""
     from django.db import connections
 
-    keys = [f"order-confirmation:{number}" for number in numbers]
-    with connections["logistics"].cursor() as cursor:
-        cursor.execute(
-            "SELECT count(DISTINCT order_ref) FROM logistics_shipment "
-            "WHERE status = 'dispatched' AND order_ref = ANY(%s)",
-            [list(numbers)],
-        )
-        shipments = int(cursor.fetchone()[0])
     with connections["default"].cursor() as cursor:
+        cursor.execute(
+            "SELECT r.status, o.number FROM monolithos_orderrequest r "
+            "LEFT JOIN monolithos_order o ON o.id = r.order_id "
+            "WHERE r.id = ANY(%s) AND r.status <> 'received'",
+            [list(request_ids)],
+        )
+        rows = cursor.fetchall()
+        numbers = [number for status, number in rows if status == "placed" and number]
+        progress.numbers = numbers
+        progress.placed = len(numbers)
+        progress.rejected = sum(1 for status, _ in rows if status == "rejected")
         cursor.execute(
             "SELECT count(*) FROM monolithos_invoice i "
             "JOIN monolithos_order o ON o.id = i.order_id "
             "WHERE i.rendered_version IS NOT NULL AND o.number = ANY(%s)",
-            [list(numbers)],
+            [numbers],
         )
-        invoices = int(cursor.fetchone()[0])
+        progress.invoices = int(cursor.fetchone()[0])
         cursor.execute(
             "SELECT count(DISTINCT idempotency_key) FROM notifications_notification "
             "WHERE kind = 'order_confirmation' AND status = 'sent' AND idempotency_key = ANY(%s)",
-            [keys],
+            [[f"order-confirmation:{number}" for number in numbers]],
         )
-        mails = int(cursor.fetchone()[0])
-    return shipments, invoices, mails
+        progress.mails = int(cursor.fetchone()[0])
+    with connections["logistics"].cursor() as cursor:
+        cursor.execute(
+            "SELECT count(DISTINCT order_ref) FROM logistics_shipment "
+            "WHERE status = 'dispatched' AND order_ref = ANY(%s)",
+            [numbers],
+        )
+        progress.shipments = int(cursor.fetchone()[0])
 
 
 def wait_for_drain(
-    numbers: Sequence[str], started: float, timeout: float, processes: Processes
+    request_ids: Sequence[int], started: float, timeout: float, processes: Processes
 ) -> Progress:
     progress = Progress()
-    total = len(numbers)
+    total = len(request_ids)
     last_print = 0.0
     while True:
         now = time.perf_counter() - started
-        progress.shipments, progress.invoices, progress.mails = poll_progress(numbers)
-        for name, count in (
-            ("shipments", progress.shipments),
-            ("invoices", progress.invoices),
-            ("mails", progress.mails),
-        ):
-            if count >= total and name not in progress.done_at:
+        poll_progress(request_ids, progress)
+        for name in KINDS:
+            if getattr(progress, name) >= total and name not in progress.done_at:
                 progress.done_at[name] = now
-        if len(progress.done_at) == 3:
+        if len(progress.done_at) == len(KINDS):
             progress.done_at["all"] = max(progress.done_at.values())
             return progress
         if now - last_print >= 15:
             last_print = now
             print(
-                f"   ... {now:5.0f} s: dispatched {progress.shipments}, rendered "
-                f"{progress.invoices}, mailed {progress.mails} of {total}",
+                f"   ... {now:5.0f} s: placed {progress.placed}, dispatched "
+                f"{progress.shipments}, rendered {progress.invoices}, mailed {progress.mails} "
+                f"of {total}",
                 file=sys.stderr,
                 flush=True,
             )
-        if now > timeout:
+        if now > timeout or progress.rejected:
             return progress
         processes.check()
         time.sleep(0.5)
@@ -660,7 +682,8 @@ def ping_workers(expected: int) -> Callable[[], bool]:
 @dataclass
 class SystemResult:
     herd: Herd
-    numbers: list[str]
+    request_ids: list[int]
+    numbers: list[str] = field(default_factory=list)
     progress: Progress | None = None
     ledger: list[dict[str, Any]] = field(default_factory=list)
     supplier_calls: dict[str, int] = field(default_factory=dict)
@@ -683,6 +706,7 @@ def start_system(run: Run, processes: Processes) -> tuple[int, str]:
 
     django.setup()
     chaos = [] if run.args.chaos else ["--failure-rate", "0", "--hang-rate", "0"]
+    nice = ["nice", "-n", str(run.args.worker_nice)] if run.args.worker_nice else []
     processes.start(
         "supplier",
         [sys.executable, "-m", "supplier_sim", "--port", str(supplier_port), *chaos],
@@ -691,7 +715,7 @@ def start_system(run: Run, processes: Processes) -> tuple[int, str]:
     for index, spec in enumerate(run.args.worker, start=1):
         processes.start(
             f"worker{index}",
-            [sys.executable, "-m", "celery", "-A", "config", "worker",
+            [*nice, sys.executable, "-m", "celery", "-A", "config", "worker",
              "-n", f"herd{index}-{run.run_id}@%h", "--queues", ",".join(spec.queues),
              "--concurrency", str(spec.concurrency), "--pool", spec.pool,
              "--without-gossip", "--without-mingle",
@@ -700,7 +724,7 @@ def start_system(run: Run, processes: Processes) -> tuple[int, str]:
         )  # fmt: skip
     processes.start(
         "beat",
-        [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "WARNING",
+        [*nice, sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "WARNING",
          "--schedule", str(run.directory / "system" / "celerybeat-schedule")],
         env,
     )  # fmt: skip
@@ -716,7 +740,7 @@ def measure_system(run: Run, processes: Processes, token: str, web_port: int) ->
     # OPTIONS runs the middleware, the token lookup and the view's set-up, and writes nothing.
     probe = warm_up(web_port, lambda i: http_request(web_port, ORDERS_PATH, None, auth, "OPTIONS"))
     if any(outcome.status == 404 for outcome in probe.outcomes):
-        return SystemResult(herd=probe, numbers=[], missing_endpoint=True)
+        return SystemResult(herd=probe, request_ids=[], missing_endpoint=True)
     requests = [
         http_request(
             web_port, ORDERS_PATH, order_body(i, run.run_id, run.args.skus), herd_headers(token)
@@ -724,35 +748,27 @@ def measure_system(run: Run, processes: Processes, token: str, web_port: int) ->
         for i in range(1, run.args.orders + 1)
     ]
     herd = fire(web_port, requests, run.args.request_timeout)
-    numbers = order_numbers(herd)
-    result = SystemResult(herd=herd, numbers=numbers)
-    if numbers:
-        result.progress = wait_for_drain(numbers, herd.started, run.args.timeout, processes)
-        if len(result.progress.done_at) == 4 and run.args.settle > 0:
+    request_ids = order_requests(herd)
+    result = SystemResult(herd=herd, request_ids=request_ids)
+    if request_ids:
+        result.progress = wait_for_drain(request_ids, herd.started, run.args.timeout, processes)
+        result.numbers = result.progress.numbers
+        if len(result.progress.done_at) == len(KINDS) + 1 and run.args.settle > 0:
             time.sleep(run.args.settle)  # duplicates show up late, if they do (sweeps, retries)
     return result
 
 
-def order_numbers(herd: Herd) -> list[str]:
-    """Order numbers from the 202 bodies (by id from the database when the body has none)."""
-    numbers: list[str] = []
+def order_requests(herd: Herd) -> list[int]:
+    """The order requests' ids from the 202 bodies."""
     ids: list[int] = []
     for outcome in herd.accepted(202):
         try:
             body = json.loads(outcome.body)
         except ValueError:
             continue
-        if isinstance(body, dict) and isinstance(body.get("number"), str):
-            numbers.append(body["number"])
-        elif isinstance(body, dict) and isinstance(body.get("id"), int):
+        if isinstance(body, dict) and isinstance(body.get("id"), int):
             ids.append(body["id"])
-    if ids:
-        from monolithos.models import Order
-
-        numbers += [
-            n for n in Order.objects.filter(id__in=ids).values_list("number", flat=True) if n
-        ]
-    return numbers
+    return ids
 
 
 def get_json(url: str) -> Any:
@@ -847,7 +863,8 @@ def check_integrity(run: Run, result: SystemResult, supplier_url: str) -> None:
     sent = {n for n in wanted if notifications.get(f"order-confirmation:{n}") == "sent"}
     rendered = {n for n, (_, done, _) in orders.items() if done}
     lost = {
-        "orders accepted, missing from the database": len(wanted - orders.keys()),
+        "requests accepted, not placed": len(result.request_ids) - len(numbers),
+        "orders placed, missing from the database": len(wanted - orders.keys()),
         "dispatched, absent from the supplier's ledger": sum(
             1 for n in dispatched if not per_ref[n]
         ),
@@ -876,7 +893,8 @@ def check_integrity(run: Run, result: SystemResult, supplier_url: str) -> None:
         "outbox messages not published": unpublished,
     }
     duplicated = {
-        "order numbers answered twice": len(numbers) - len(wanted),
+        "order requests answered twice": len(result.request_ids) - len(set(result.request_ids)),
+        "orders placed twice": len(numbers) - len(wanted),
         "orders beyond those accepted": max(0, orders_in_db - len(wanted)),
         "orders dispatched twice at the supplier": sum(1 for c in per_ref.values() if c > 1),
         "supplier idempotency keys used twice": sum(1 for c in per_key.values() if c > 1),
@@ -944,6 +962,8 @@ def read_metrics(directory: Path) -> dict[str, tuple[float, float]]:
                 if sample.labels.get("side") != "new":
                     continue
                 name = f"placement {sample.labels.get('outcome', '?')}"
+            elif family.name == "monolithos_order_request_wait_seconds":
+                name = "request wait"
             else:
                 continue
             if sample.name.endswith("_count"):
@@ -1061,7 +1081,8 @@ def report(
     )
     workers = "; ".join(spec.label for spec in args.worker)
     chaos = "chaos defaults (50% 503, 10% hang 5 s)" if args.chaos else "no chaos"
-    print(f"  Celery workers: {workers}; beat; supplier simulator at {chaos}")
+    niceness = f" (nice {args.worker_nice})" if args.worker_nice else ""
+    print(f"  Celery workers{niceness}: {workers}; beat; supplier simulator at {chaos}")
     print(f"  one unit per order of {', '.join(args.skus)}; DEBUG off, LOG_LEVEL WARNING")
     loads = ", ".join(f"{phase} {load:.2f}" for phase, load in run.loads)
     print(f"  1-minute load average before each phase (other work on this machine): {loads}")
@@ -1090,8 +1111,9 @@ def report(
         print("  nothing accepted, nothing to drain")
         exit_status = 1
     else:
-        total = len(system.numbers)
+        total = len(system.request_ids)
         for name, label, count in (
+            ("placed", "orders placed", progress.placed),
             ("shipments", "shipments dispatched", progress.shipments),
             ("invoices", "invoices rendered", progress.invoices),
             ("mails", "confirmations sent", progress.mails),
@@ -1099,6 +1121,9 @@ def report(
             at = progress.done_at.get(name)
             when = f"all at {at:7.1f} s" if at is not None else "NOT ALL by the timeout"
             print(f"  {label:<24}{count:>5}/{total:<5} {when}")
+        if progress.rejected:
+            print(f"  orders rejected         {progress.rejected:>5}/{total:<5} (stock ran out?)")
+            exit_status = 1
         drain_s = progress.done_at.get("all")
         if drain_s is None:
             print(f"  drain                   did not finish within {args.timeout:.0f} s")
@@ -1168,8 +1193,14 @@ def print_metrics(
     placed = metrics.get("placement placed")
     if placed and placed[0]:
         print(
-            f"  in-request accept_order: {placed[1] / placed[0] * 1000:.1f} ms mean "
-            f"over {placed[0]:.0f} orders (the rest of the latency is waiting)"
+            f"  intake worker's accept_order: {placed[1] / placed[0] * 1000:.1f} ms mean "
+            f"over {placed[0]:.0f} orders"
+        )
+    waited = metrics.get("request wait")
+    if waited and waited[0]:
+        print(
+            f"  order requests, from 202 to placement: {waited[1] / waited[0]:.1f} s mean "
+            f"over {waited[0]:.0f}"
         )
     renders = metrics.get("renders")
     if renders and renders[0]:

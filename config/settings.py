@@ -246,8 +246,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.sweep_queued_notifications",
         "schedule": 300.0,
     },
-    "purge-idempotency-keys": {
-        "task": "monolithos.tasks.purge_idempotency_keys",
+    "sweep-order-requests": {
+        "task": "monolithos.tasks.sweep_order_requests",
+        "schedule": 60.0,
+    },
+    "purge-order-requests": {
+        "task": "monolithos.tasks.purge_order_requests",
         "schedule": 3600.0,
     },
 }
@@ -295,12 +299,16 @@ SPECTACULAR_SETTINGS = {
     "logistics context: list, look up, dispatch, cancel, track.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Two "status" enums (shipments, order requests): each gets its own name.
+    "ENUM_NAME_OVERRIDES": {
+        "ShipmentStatusEnum": "logistics.api.serializers.STATUS_CHOICES",
+        "OrderRequestStatusEnum": "monolithos.models.OrderRequest.STATUSES",
+    },
 }
 
-# Idempotency-Key on POST /api/v1/orders/ (monolithos/idempotency.py): keys are kept this long,
-# and a request that died holding its key gives it up after IDEMPOTENCY_LOCK_SECONDS.
+# Idempotency-Key on POST /api/v1/orders/ (monolithos/intake.py): an order request, and so its
+# key, is kept this long after it was processed.
 IDEMPOTENCY_KEY_TTL_HOURS = env.integer("IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=24)
-IDEMPOTENCY_LOCK_SECONDS = env.integer("IDEMPOTENCY_LOCK_SECONDS", 60, minimum=5)
 
 # Logs: JSON lines in production, readable console lines in development (LOG_FORMAT overrides).
 LOG_FORMAT = env.choice("LOG_FORMAT", ("json", "console"), "json" if PRODUCTION else "console")

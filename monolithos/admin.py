@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from monolithos.mailer import NotificationService
-from monolithos.models import Customer, Invoice, Order, OrderLine, Product
+from monolithos.models import Customer, Invoice, Order, OrderLine, OrderRequest, Product
 
 
 @admin.register(Customer)
@@ -42,3 +42,19 @@ class InvoiceAdmin(admin.ModelAdmin):
     list_display = ("number", "order", "amount", "created_at")
     search_fields = ("number",)
     raw_id_fields = ("order",)
+
+
+@admin.register(OrderRequest)
+class OrderRequestAdmin(admin.ModelAdmin):
+    """Order requests of POST /api/v1/orders/: what the intake accepted and what became of it."""
+
+    list_display = ("id", "owner", "status", "order", "created_at", "processed_at")
+    list_filter = ("status",)
+    search_fields = ("idempotency_key", "order__number", "trace_id")
+    readonly_fields = [field.name for field in OrderRequest._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

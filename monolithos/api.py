@@ -1,31 +1,34 @@
 """POST /api/v1/orders/: the asynchronous order intake (202 Accepted, Idempotency-Key).
 
-The legacy JSON endpoint (/api/orders/) keeps its synchronous contract for existing clients;
-this one accepts an order in milliseconds and leaves the shipment, the invoice PDF and the mails
-to the workers (``OrderManager.accept_order``). Invalid input answers 400 with field errors and
-writes nothing. Errors use the project's API error body ``{"message", "extra"}``.
+Accept first, place later (docs/adr/0011): a valid order is accepted as one committed row, an
+order request, and answered 202 with where to follow it; the intake worker places the order
+(``OrderManager.accept_order``) and the shipment, the invoice PDF and the mails follow from the
+other workers. ``GET /api/v1/orders/requests/<id>/`` says what became of a request: received,
+placed (with the order and its links) or rejected (with field errors, like a 400's). Invalid
+input answers 400 with field errors and writes nothing. The legacy JSON endpoint
+(/api/orders/) keeps its synchronous contract for existing clients. Errors use the project's
+API error body ``{"message", "extra"}``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from monolithos import idempotency
-from monolithos.mailer import NotificationService
-from monolithos.models import IdempotencyKey, Order
-from monolithos.order_manager import OrderError, OrderManager
-from notifications.public import NotificationService as QueuedNotifications
+from monolithos import intake
+from monolithos.models import Order, OrderRequest
+from monolithos.order_manager import OrderError
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+# How long a client should wait before asking again about a request still received.
+RETRY_AFTER_SECONDS = 1
 
 
 class OrderLineInput(serializers.Serializer[Any]):
@@ -39,6 +42,40 @@ class OrderLinksSerializer(serializers.Serializer[Any]):
     shipment = serializers.CharField(help_text="The shipment's tracking in the logistics API.")
 
 
+class PlacedOrderSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    number = serializers.CharField()
+    status = serializers.CharField()
+    total = serializers.DecimalField(max_digits=12, decimal_places=2)
+    links = serializers.SerializerMethodField()
+
+    def get_links(self, order: Order) -> dict[str, str]:
+        return {
+            "tracking": reverse("monolithos:api_track_order", args=[order.pk]),
+            "invoice": reverse("monolithos:api_invoice_pdf", args=[order.pk]),
+            "shipment": reverse("logistics_api:tracking", args=[order.number]),
+        }
+
+
+class OrderRequestSerializer(serializers.Serializer[Any]):
+    """An order request as the client follows it: the same body from POST and GET."""
+
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=OrderRequest.STATUSES)
+    customer_email = serializers.EmailField(source="payload.customer_email")
+    lines = OrderLineInput(many=True, source="payload.lines")
+    order = PlacedOrderSerializer(allow_null=True, help_text="Once placed: the order, its links.")
+    rejection = serializers.DictField(
+        source="errors",
+        allow_null=True,
+        help_text="Once rejected: why, by field, as a 400's `extra.fields` would say.",
+    )
+    links = serializers.SerializerMethodField()
+
+    def get_links(self, request: OrderRequest) -> dict[str, str]:
+        return {"self": reverse("orders_api:order_request", args=[request.pk])}
+
+
 class IntakeErrorSerializer(serializers.Serializer[Any]):
     message = serializers.CharField()
     extra = serializers.DictField()
@@ -46,6 +83,14 @@ class IntakeErrorSerializer(serializers.Serializer[Any]):
 
 def error(description: str) -> OpenApiResponse:
     return OpenApiResponse(IntakeErrorSerializer, description)
+
+
+def follow(request: OrderRequest, *, status: int, headers: dict[str, str]) -> Response:
+    body = OrderRequestSerializer(request).data
+    headers = dict(headers)
+    if request.status == OrderRequest.RECEIVED:
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return Response(body, status=status, headers=headers)
 
 
 class OrderAcceptApi(APIView):
@@ -58,39 +103,24 @@ class OrderAcceptApi(APIView):
         )
         lines = serializers.ListField(child=OrderLineInput(), allow_empty=False, max_length=100)
 
-    class OutputSerializer(serializers.Serializer[Any]):
-        id = serializers.IntegerField()
-        number = serializers.CharField()
-        status = serializers.CharField()
-        customer_email = serializers.EmailField(source="customer.email")
-        total = serializers.DecimalField(max_digits=12, decimal_places=2)
-        lines = OrderLineInput(many=True)
-        links = serializers.SerializerMethodField()
-
-        def get_links(self, order: Order) -> dict[str, str]:
-            return {
-                "tracking": reverse("monolithos:api_track_order", args=[order.pk]),
-                "invoice": reverse("monolithos:api_invoice_pdf", args=[order.pk]),
-                "shipment": reverse("logistics_api:tracking", args=[order.number]),
-            }
-
     @extend_schema(
         operation_id="order_accept",
-        summary="Accept an order; its shipment, invoice and mails follow asynchronously",
+        summary="Accept an order; it is placed, shipped, invoiced and mailed asynchronously",
         request=InputSerializer,
         parameters=[
             OpenApiParameter(
                 IDEMPOTENCY_HEADER,
                 str,
                 OpenApiParameter.HEADER,
-                description="Makes a retried POST return the first order (kept 24 h).",
+                description="Makes a retried POST return the first request (kept 24 h).",
             )
         ],
         responses={
-            202: OpenApiResponse(OutputSerializer, "Accepted: the order, and where to follow it."),
+            202: OpenApiResponse(
+                OrderRequestSerializer, "Accepted: the order request, and where to follow it."
+            ),
             400: error("Invalid input; `extra.fields` says which and why. Nothing was written."),
             401: error("No valid credentials (send `Authorization: Token ...`)."),
-            409: error("A request with this Idempotency-Key is still in flight: retry later."),
             422: error("This Idempotency-Key was used with a different body."),
             429: error("Too many requests: try again after `Retry-After` s."),
         },
@@ -98,41 +128,42 @@ class OrderAcceptApi(APIView):
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        data["lines"] = [dict(line) for line in data["lines"]]
+        payload = dict(serializer.validated_data)
+        payload["lines"] = [dict(line) for line in payload["lines"]]
         key = request.headers.get(IDEMPOTENCY_HEADER)
-        if key is None:
-            return self._accept(data, claimed=None)
-        if not key.strip() or len(key) > idempotency.MAX_KEY_LENGTH:
+        if key is not None and (not key.strip() or len(key) > intake.MAX_KEY_LENGTH):
             raise ValidationError(
-                {IDEMPOTENCY_HEADER: [f"must be 1 to {idempotency.MAX_KEY_LENGTH} characters"]}
+                {IDEMPOTENCY_HEADER: [f"must be 1 to {intake.MAX_KEY_LENGTH} characters"]}
             )
         assert request.user.pk is not None  # the API admits authenticated users only
-        claimed = idempotency.claim(
-            owner_id=request.user.pk,
-            key=key,
-            fingerprint=idempotency.fingerprint("POST", request.path, data),
-        )
-        if isinstance(claimed, idempotency.Replay):
-            return Response(
-                claimed.body, status=claimed.status, headers={"Idempotent-Replayed": "true"}
-            )
-        return self._accept(data, claimed=claimed)
-
-    def _accept(self, data: dict[str, Any], *, claimed: IdempotencyKey | None) -> Response:
-        # The mails are recorded with the order and sent by a worker, not inside the request.
-        manager = OrderManager(notifications=NotificationService(QueuedNotifications()))
         try:
-            with transaction.atomic():
-                order = manager.accept_order(data)
-                body = self.OutputSerializer(order).data
-                if claimed is not None:
-                    idempotency.complete(claimed, status=202, body=body)
-        except BaseException as error:
-            # Nothing was written: the key is free for a retry (a corrected one, after a 400).
-            if claimed is not None:
-                idempotency.release(claimed)
-            if isinstance(error, OrderError):
-                raise ValidationError({error.field: [str(error)]}) from error
-            raise
-        return Response(body, status=202, headers={"Location": body["links"]["tracking"]})
+            received = intake.receive(owner_id=request.user.pk, key=key, payload=payload)
+        except OrderError as error:
+            raise ValidationError({error.field: [str(error)]}) from error
+        headers = {"Location": reverse("orders_api:order_request", args=[received.request.pk])}
+        if received.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return follow(received.request, status=202, headers=headers)
+
+
+class OrderRequestApi(APIView):
+    @extend_schema(
+        operation_id="order_request",
+        summary="What became of an accepted order: received, placed or rejected",
+        responses={
+            200: OpenApiResponse(
+                OrderRequestSerializer, "The request; `Retry-After` while still received."
+            ),
+            401: error("No valid credentials (send `Authorization: Token ...`)."),
+            404: error("No such request among this client's."),
+        },
+    )
+    def get(self, request: Request, request_id: int) -> Response:
+        found = (
+            OrderRequest.objects.select_related("order")
+            .filter(pk=request_id, owner_id=request.user.pk)
+            .first()
+        )
+        if found is None:
+            raise NotFound("No such order request.")
+        return follow(found, status=200, headers={})

@@ -97,31 +97,51 @@ class Invoice(models.Model):
         return self.number
 
 
-class IdempotencyKey(models.Model):
-    """A client's Idempotency-Key on POST /api/v1/orders/, and the answer it got.
+class OrderRequest(models.Model):
+    """An order as POST /api/v1/orders/ accepted it, before a worker placed (or rejected) it.
 
-    Scoped to the client (the authenticated user); kept at least IDEMPOTENCY_KEY_TTL_HOURS.
+    Accepting an order is this one INSERT (docs/adr/0011-accept-first-order-intake.md): the
+    intake worker then places it through ``OrderManager.accept_order`` and records the outcome
+    here, where the client follows it (``GET /api/v1/orders/requests/<id>/``). The row is also
+    the client's Idempotency-Key: unique per client, kept at least IDEMPOTENCY_KEY_TTL_HOURS
+    once processed; a request still received is never purged.
     """
 
-    IN_FLIGHT = "in_flight"
-    COMPLETED = "completed"
+    RECEIVED = "received"
+    PLACED = "placed"
+    REJECTED = "rejected"
+    STATUSES = [(RECEIVED, "Received"), (PLACED, "Placed"), (REJECTED, "Rejected")]
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
-    key = models.CharField(max_length=255)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
     fingerprint = models.CharField(max_length=64)
-    status = models.CharField(
-        max_length=20, choices=[(IN_FLIGHT, "In flight"), (COMPLETED, "Completed")]
+    payload = models.JSONField()
+    status = models.CharField(max_length=20, choices=STATUSES, default=RECEIVED)
+    order = models.OneToOneField(
+        Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="request"
     )
-    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.JSONField(null=True, blank=True)
+    errors = models.JSONField(null=True, blank=True)
+    trace_id = models.CharField(max_length=32, blank=True)
     created_at = models.DateTimeField()
-    locked_at = models.DateTimeField()
+    processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["owner", "key"], name="idempotency_key_per_owner")
+            models.UniqueConstraint(
+                fields=["owner", "idempotency_key"],
+                condition=models.Q(idempotency_key__isnull=False),
+                name="order_request_key_per_owner",
+            )
         ]
-        indexes = [models.Index(fields=["created_at"], name="idempotency_key_created")]
+        indexes = [
+            # The sweep's and the purge's scans: requests still waiting, requests done.
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(status="received"),
+                name="order_request_waiting",
+            ),
+            models.Index(fields=["processed_at"], name="order_request_processed"),
+        ]
 
     def __str__(self):
-        return self.key
+        return "order request %s (%s)" % (self.pk, self.status)

@@ -1,5 +1,10 @@
-"""Celery tasks of the legacy app: invoice PDFs rendered by a worker, off the request path, and
-the hourly purge of expired Idempotency-Keys.
+"""Celery tasks of the legacy app: order requests placed by the intake worker, invoice PDFs
+rendered by a worker, off the request path, and the beat's sweeps and purge.
+
+``place_order_request`` places what ``POST /api/v1/orders/`` accepted (``monolithos.intake``),
+once: the request's row is locked and its outcome recorded with the order, so a redelivered
+message finds it processed. ``sweep_order_requests`` enqueues again a request whose message was
+lost; ``purge_order_requests`` deletes processed requests past the keys' retention.
 
 ``render_invoice`` is a thin entry point: it loads an id and calls
 ``monolithos.invoicing.render_invoice``. It is idempotent, one PDF per invoice version: a run
@@ -26,8 +31,9 @@ from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
-from monolithos import idempotency, invoicing
+from monolithos import intake, invoicing
 from monolithos.models import Invoice
+from observability import trace
 from outbox.reliability import backoff
 
 logger = structlog.get_logger(__name__)
@@ -57,12 +63,37 @@ def render_invoice(self: Task[[int], bool], invoice_id: int) -> bool:
     return rendered
 
 
-@shared_task(name="monolithos.tasks.purge_idempotency_keys")
-def purge_idempotency_keys() -> int:
-    """Delete Idempotency-Keys older than IDEMPOTENCY_KEY_TTL_HOURS (celery beat, hourly)."""
-    purged = idempotency.purge_expired()
+@shared_task(name=intake.PLACE_TASK)
+def place_order_request(request_id: int) -> str | None:
+    """Place an accepted order request; its status afterwards, None when it is gone."""
+    request = intake.place(request_id)
+    if request is None:
+        logger.warning("order_request_skipped", request=request_id, reason="not_found")
+        return None
+    return request.status
+
+
+@shared_task(name="monolithos.tasks.sweep_order_requests")
+def sweep_order_requests(limit: int = 500) -> int:
+    """Enqueue again requests received longer than LOST_TASK_GRACE_MINUTES ago (beat).
+
+    Each under the trace id of the request that accepted it. One enqueued twice is placed once.
+    """
+    waiting = intake.waiting_too_long(limit)
+    for request_id, trace_id in waiting:
+        with trace.bound_trace_id(trace_id or None):
+            place_order_request.delay(request_id)
+    if waiting:
+        logger.warning("order_requests_enqueued_again", count=len(waiting))
+    return len(waiting)
+
+
+@shared_task(name="monolithos.tasks.purge_order_requests")
+def purge_order_requests() -> int:
+    """Delete requests processed longer than IDEMPOTENCY_KEY_TTL_HOURS ago (beat, hourly)."""
+    purged = intake.purge_expired()
     if purged:
-        logger.info("idempotency_keys_purged", count=purged)
+        logger.info("order_requests_purged", count=purged)
     return purged
 
 

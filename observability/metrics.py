@@ -32,6 +32,11 @@ ORDERS_FAILED = Counter(
     "Orders not placed: rejected (invalid input) or error (the system failed).",
     ["side", "reason"],
 )
+ORDER_REQUEST_WAIT_SECONDS = Histogram(
+    "monolithos_order_request_wait_seconds",
+    "From an order request's acceptance (202) to its placement or rejection by the intake worker.",
+    buckets=(*LATENCY_BUCKETS, 30.0, 60.0, 300.0),
+)
 SUPPLIER_CALL_SECONDS = Histogram(
     "monolithos_supplier_call_seconds",
     "Calls to the Supplier Protocol API, by operation and outcome (ok, error, timeout, rejected).",

@@ -33,8 +33,9 @@ status=$(curl -s -o /dev/null -w '%{http_code}' -m 60 -X POST -H 'Content-Type: 
 [ "$status" = "201" ] || { echo "FAIL POST /api/orders/ -> $status (expected 201)"; cat "$log"; exit 1; }
 echo "ok   POST http://127.0.0.1:8000/api/orders/ -> 201"
 
-# One order through the asynchronous intake: 202 at once, then the worker renders its invoice
-# (the link answers 202 until then) and sends its mail (the console backend prints it here).
+# One order through the asynchronous intake: 202 at once with its request, which the intake
+# worker places; then the worker renders its invoice (the link answers 202 until then) and sends
+# its mail (the console backend prints it here).
 token=$(.venv/bin/python manage.py drf_create_token admin | cut -d' ' -f3)
 response=$(curl -s -m 30 -X POST -H 'Content-Type: application/json' \
   -H "Authorization: Token $token" -H "Idempotency-Key: smoke-$(date +%s%N)" \
@@ -43,8 +44,16 @@ response=$(curl -s -m 30 -X POST -H 'Content-Type: application/json' \
   -w '\n%{http_code}' http://127.0.0.1:8000/api/v1/orders/)
 [ "${response##*$'\n'}" = "202" ] || { echo "FAIL POST /api/v1/orders/ -> $response"; cat "$log"; exit 1; }
 echo "ok   POST http://127.0.0.1:8000/api/v1/orders/ -> 202"
-read -r number invoice < <(echo "${response%$'\n'*}" | .venv/bin/python -c \
-  'import json, sys; o = json.load(sys.stdin); print(o["number"], o["links"]["invoice"])')
+follow=$(echo "${response%$'\n'*}" | .venv/bin/python -c 'import json, sys; print(json.load(sys.stdin)["links"]["self"])')
+for _ in $(seq 1 120); do
+  placed=$(curl -s -m 10 -H "Authorization: Token $token" "http://127.0.0.1:8000$follow")
+  read -r number invoice < <(echo "$placed" | .venv/bin/python -c \
+    'import json, sys; o = json.load(sys.stdin)["order"] or {}; print(o.get("number", "-"), o.get("links", {}).get("invoice", "-"))')
+  [ "$number" != "-" ] && break
+  sleep 0.5
+done
+[ "$number" != "-" ] || { echo "FAIL order request $follow not placed: $placed"; cat "$log"; exit 1; }
+echo "ok   order request placed by the intake worker as $number"
 check "http://127.0.0.1:8000$invoice" 200
 for _ in $(seq 1 120); do
   grep -q "Subject: Your order $number" "$log" && { echo "ok   confirmation mail for $number sent by the worker"; exit 0; }

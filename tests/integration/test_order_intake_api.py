@@ -1,4 +1,4 @@
-"""POST /api/v1/orders/: accepted in one transaction, the slow work handed to the outbox."""
+"""POST /api/v1/orders/: accepted as one row, placed by the intake worker, followed by GET."""
 
 from __future__ import annotations
 
@@ -6,20 +6,25 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from celery import current_app
 from django.contrib.auth.models import User
 from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from monolithos.idempotency import fingerprint
-from monolithos.models import IdempotencyKey, Invoice, Order, Product
+from monolithos.models import Invoice, Order, OrderRequest, Product
+from monolithos.tasks import place_order_request, purge_order_requests, sweep_order_requests
 from notifications.models import Notification
+from observability import trace
 from outbox.models import OutboxMessage
 from tests.factories import ProductFactory
 
 pytestmark = pytest.mark.django_db(databases=["default", "logistics"])
 
 URL = "/api/v1/orders/"
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
 @pytest.fixture(autouse=True)
@@ -45,6 +50,18 @@ def box() -> Product:
     return product
 
 
+@pytest.fixture
+def handed_over(monkeypatch) -> list[dict[str, Any]]:
+    """What the intake hands to the broker, with the trace id bound at that moment."""
+    sent: list[dict[str, Any]] = []
+
+    def send_task(name: str, args: list[Any]) -> None:
+        sent.append({"task": name, "args": args, "trace_id": trace.current_trace_id()})
+
+    monkeypatch.setattr(current_app, "send_task", send_task)
+    return sent
+
+
 def order_body(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "customer_name": "Ada Lovelace",
@@ -55,22 +72,61 @@ def order_body(**overrides: Any) -> dict[str, Any]:
     return {**body, **overrides}
 
 
-def test_an_order_is_accepted_with_links_and_its_slow_work_handed_off(
-    api, box, mailoutbox, supplier
+def place(response: Any) -> Any:
+    """The intake worker's half, run here: place the request the response accepted."""
+    place_order_request.apply(args=(response.json()["id"],))
+    return OrderRequest.objects.get(pk=response.json()["id"])
+
+
+def test_an_order_is_accepted_as_one_row_and_handed_to_the_intake_worker(
+    api, box, mailoutbox, supplier, handed_over, django_capture_on_commit_callbacks
 ):
-    response = api.post(URL, order_body(), format="json")
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        CaptureQueriesContext(connection) as queries,
+    ):
+        response = api.post(
+            URL, order_body(), format="json", HTTP_TRACEPARENT=f"00-{TRACE_ID}-00f067aa0ba902b7-01"
+        )
 
     assert response.status_code == 202
     body = response.json()
-    order = Order.objects.get(pk=body["id"])
-    assert body["number"] == order.number == f"ORD-{order.pk:06d}"
-    assert body["links"] == {
-        "tracking": f"/api/orders/{order.pk}/track/",
-        "invoice": f"/api/orders/{order.pk}/invoice.pdf",
-        "shipment": f"/api/v1/tracking/{order.number}/",
+    request = OrderRequest.objects.get()
+    assert body == {
+        "id": request.pk,
+        "status": "received",
+        "customer_email": "ada@example.com",
+        "lines": [{"sku": "BOX-S", "quantity": 2}],
+        "order": None,
+        "rejection": None,
+        "links": {"self": f"/api/v1/orders/requests/{request.pk}/"},
     }
-    assert response["Location"] == body["links"]["tracking"]
-    assert body["lines"] == [{"sku": "BOX-S", "quantity": 2}]
+    assert response["Location"] == body["links"]["self"]
+    assert response["Retry-After"] == "1"
+    assert request.trace_id == TRACE_ID
+    assert handed_over == [
+        {"task": "monolithos.tasks.place_order_request", "args": [request.pk], "trace_id": TRACE_ID}
+    ]
+    # The catalogue read and one INSERT: nothing else is written in the request.
+    writes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("INSERT")]
+    assert len(writes) == 1 and "monolithos_orderrequest" in writes[0]
+    assert not Order.objects.exists()
+    assert not OutboxMessage.objects.exists()
+    box.refresh_from_db()
+    assert box.stock == 10
+    assert mailoutbox == []
+    assert supplier.received() == []
+
+
+def test_the_worker_places_the_order_and_hands_its_slow_work_off(api, box, mailoutbox, supplier):
+    traceparent = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
+    response = api.post(URL, order_body(), format="json", HTTP_TRACEPARENT=traceparent)
+
+    request = place(response)  # delivered without the message's headers, as by the sweep
+
+    assert request.status == OrderRequest.PLACED
+    order = request.order
+    assert order.number == f"ORD-{order.pk:06d}"
     box.refresh_from_db()
     assert box.stock == 8
     invoice = Invoice.objects.get(order=order)
@@ -86,15 +142,52 @@ def test_an_order_is_accepted_with_links_and_its_slow_work_handed_off(
         ("order_confirmation", "queued"),
         ("sales_new_order", "queued"),
     ]
+    # Placed under the trace id of the request that accepted it.
+    assert set(OutboxMessage.objects.values_list("trace_id", flat=True)) == {TRACE_ID}
     assert mailoutbox == []
     assert supplier.received() == []
 
 
-def test_the_shipment_hand_off_is_a_create_shipment_command(api, box):
+def test_the_client_follows_its_request_to_the_order_and_its_links(api, box):
     response = api.post(URL, order_body(), format="json")
+    follow = response.json()["links"]["self"]
+    waiting = api.get(follow)
+    order = place(response).order
+
+    placed = api.get(follow)
+
+    assert (waiting.status_code, waiting.json()["status"]) == (200, "received")
+    assert waiting["Retry-After"] == "1"
+    assert placed.status_code == 200
+    assert "Retry-After" not in placed
+    assert placed.json()["status"] == "placed"
+    assert placed.json()["order"] == {
+        "id": order.pk,
+        "number": order.number,
+        "status": order.status,
+        "total": str(order.total),
+        "links": {
+            "tracking": f"/api/orders/{order.pk}/track/",
+            "invoice": f"/api/orders/{order.pk}/invoice.pdf",
+            "shipment": f"/api/v1/tracking/{order.number}/",
+        },
+    }
+
+
+def test_a_request_is_visible_to_its_client_only(api, box):
+    response = api.post(URL, order_body(), format="json")
+    other = APIClient()
+    other.force_authenticate(User.objects.create_user("other-shop"))
+
+    assert other.get(response.json()["links"]["self"]).status_code == 404
+    assert api.get("/api/v1/orders/requests/999999/").status_code == 404
+    assert APIClient().get(response.json()["links"]["self"]).status_code == 401
+
+
+def test_the_shipment_hand_off_is_a_create_shipment_command(api, box):
+    number = place(api.post(URL, order_body(), format="json")).order.number
 
     message = OutboxMessage.objects.get(task="logistics.tasks.create_shipment")
-    number = response.json()["number"]
     assert message.key == f"shipment:{number}"
     assert message.kwargs == {
         "shipment": {
@@ -105,6 +198,55 @@ def test_the_shipment_hand_off_is_a_create_shipment_command(api, box):
             "contact_email": "ada@example.com",
         }
     }
+
+
+def test_placing_is_idempotent(api, box):
+    response = api.post(URL, order_body(), format="json")
+    first = place(response)
+
+    again = place(response)
+
+    assert again.order == first.order
+    assert Order.objects.count() == 1
+    assert OutboxMessage.objects.filter(task="logistics.tasks.create_shipment").count() == 1
+    box.refresh_from_db()
+    assert box.stock == 8
+
+
+def test_a_request_the_stock_no_longer_covers_is_rejected_with_field_errors(api, box):
+    first = api.post(URL, order_body(lines=[{"sku": "BOX-S", "quantity": 6}]), format="json")
+    second = api.post(
+        URL,
+        order_body(customer_email="grace@example.com", lines=[{"sku": "BOX-S", "quantity": 6}]),
+        format="json",
+    )
+    place(first)
+
+    rejected = place(second)
+
+    assert (first.status_code, second.status_code) == (202, 202)  # both fitted when they came
+    assert rejected.status == OrderRequest.REJECTED
+    assert rejected.order is None
+    assert rejected.errors == {"lines": ["insufficient stock for BOX-S (requested 6, available 4)"]}
+    assert api.get(second.json()["links"]["self"]).json()["rejection"] == rejected.errors
+    assert Order.objects.count() == 1
+    box.refresh_from_db()
+    assert box.stock == 4
+
+
+def test_a_request_whose_message_was_lost_is_placed_by_the_sweep(api, box, settings, monkeypatch):
+    settings.LOST_TASK_GRACE_MINUTES = 15
+    sent: list[int] = []
+    monkeypatch.setattr(place_order_request, "delay", sent.append)
+    recent = api.post(URL, order_body(), format="json").json()["id"]
+    lost = api.post(URL, order_body(customer_email="grace@example.com"), format="json").json()
+    OrderRequest.objects.filter(pk=lost["id"]).update(
+        created_at=timezone.now() - timedelta(minutes=16)
+    )
+
+    assert sweep_order_requests.apply().result == 1
+    assert sent == [lost["id"]]
+    assert recent not in sent
 
 
 @pytest.mark.parametrize(
@@ -126,24 +268,21 @@ def test_invalid_input_answers_400_with_field_errors_and_writes_nothing(api, box
     error = response.json()
     assert error["message"] == "Invalid input."
     assert set(error["extra"]["fields"]) == fields
-    assert not Order.objects.exists()
-    assert not OutboxMessage.objects.exists()
-    box.refresh_from_db()
-    assert box.stock == 10
+    assert not OrderRequest.objects.exists()
 
 
 def test_a_body_that_is_not_json_answers_400(api, box):
     response = api.post(URL, "{not json", content_type="application/json")
 
     assert response.status_code == 400
-    assert not Order.objects.exists()
+    assert not OrderRequest.objects.exists()
 
 
 def test_anonymous_callers_are_refused(box):
     response = APIClient().post(URL, order_body(), format="json")
 
     assert response.status_code == 401
-    assert not Order.objects.exists()
+    assert not OrderRequest.objects.exists()
 
 
 # ---------------------------------------------------------------------- Idempotency-Key
@@ -153,16 +292,37 @@ def post(api: APIClient, key: str, **overrides: Any) -> Any:
     return api.post(URL, order_body(**overrides), format="json", HTTP_IDEMPOTENCY_KEY=key)
 
 
-def test_a_retried_post_with_the_same_key_returns_the_first_order(api, box):
+def test_a_retried_post_with_the_same_key_returns_the_first_request(api, box):
     first = post(api, "order-attempt-1")
     again = post(api, "order-attempt-1")
 
     assert (first.status_code, again.status_code) == (202, 202)
     assert again.json() == first.json()
     assert again["Idempotent-Replayed"] == "true"
+    assert OrderRequest.objects.count() == 1
+
+
+def test_a_retry_after_the_order_was_placed_shows_the_order(api, box):
+    first = post(api, "order-attempt-1")
+    order = place(first).order
+
+    again = post(api, "order-attempt-1")
+
+    assert again.status_code == 202
+    assert again.json()["order"]["number"] == order.number
     assert Order.objects.count() == 1
     box.refresh_from_db()
     assert box.stock == 8
+
+
+def test_a_retry_replays_even_when_the_stock_is_gone_since(api, box):
+    first = post(api, "order-attempt-1", lines=[{"sku": "BOX-S", "quantity": 10}])
+    place(first)
+
+    again = post(api, "order-attempt-1", lines=[{"sku": "BOX-S", "quantity": 10}])
+
+    assert again.status_code == 202
+    assert again.json()["id"] == first.json()["id"]
 
 
 def test_the_same_key_with_a_different_body_answers_422(api, box):
@@ -171,51 +331,7 @@ def test_the_same_key_with_a_different_body_answers_422(api, box):
 
     assert response.status_code == 422
     assert "different request body" in response.json()["message"]
-    assert Order.objects.count() == 1
-
-
-def key_held_by_another_request(shop: User, *, since: Any) -> None:
-    """The key as a request that is still running (or died) left it: claimed, no answer yet."""
-    IdempotencyKey.objects.create(
-        owner=shop,
-        key="order-attempt-1",
-        fingerprint=fingerprint("POST", URL, {**order_body(), "discount_code": ""}),
-        status=IdempotencyKey.IN_FLIGHT,
-        created_at=since,
-        locked_at=since,
-    )
-
-
-def test_a_key_still_in_flight_answers_409(api, box, shop):
-    key_held_by_another_request(shop, since=timezone.now())
-
-    response = post(api, "order-attempt-1")
-
-    assert response.status_code == 409
-    assert not Order.objects.exists()
-
-
-def test_a_key_abandoned_by_a_dead_request_is_taken_over(api, box, shop, settings):
-    settings.IDEMPOTENCY_LOCK_SECONDS = 60
-    key_held_by_another_request(shop, since=timezone.now() - timedelta(minutes=5))
-
-    response = post(api, "order-attempt-1")
-
-    assert response.status_code == 202
-    assert IdempotencyKey.objects.get().status == IdempotencyKey.COMPLETED
-
-
-def test_keys_are_kept_for_24_hours_then_start_afresh(api, box, settings):
-    settings.IDEMPOTENCY_KEY_TTL_HOURS = 24
-    first = post(api, "order-attempt-1")
-    IdempotencyKey.objects.update(created_at=timezone.now() - timedelta(hours=23))
-    assert post(api, "order-attempt-1").json()["id"] == first.json()["id"]
-
-    IdempotencyKey.objects.update(created_at=timezone.now() - timedelta(hours=25))
-    later = post(api, "order-attempt-1")
-
-    assert later.status_code == 202
-    assert later.json()["id"] != first.json()["id"]
+    assert OrderRequest.objects.count() == 1
 
 
 def test_a_rejected_request_stores_no_key_so_a_corrected_one_may_use_it(api, box):
@@ -223,7 +339,7 @@ def test_a_rejected_request_stores_no_key_so_a_corrected_one_may_use_it(api, box
     corrected = post(api, "order-attempt-1")
 
     assert (rejected.status_code, corrected.status_code) == (400, 202)
-    assert Order.objects.count() == 1
+    assert OrderRequest.objects.count() == 1
 
 
 def test_keys_belong_to_their_client(api, box):
@@ -242,18 +358,22 @@ def test_a_malformed_key_answers_400(api, box, key):
 
     assert response.status_code == 400
     assert "Idempotency-Key" in response.json()["extra"]["fields"]
-    assert not Order.objects.exists()
+    assert not OrderRequest.objects.exists()
 
 
-def test_the_hourly_purge_deletes_only_keys_past_their_retention(api, box, settings):
-    from monolithos.tasks import purge_idempotency_keys
-
+def test_the_hourly_purge_deletes_processed_requests_past_the_keys_retention(api, box, settings):
     settings.IDEMPOTENCY_KEY_TTL_HOURS = 24
-    post(api, "old-key")
-    post(api, "recent-key", customer_email="grace@example.com")
-    IdempotencyKey.objects.filter(key="old-key").update(
-        created_at=timezone.now() - timedelta(hours=25)
+    old = place(post(api, "old-key"))
+    recent = place(post(api, "recent-key", customer_email="grace@example.com"))
+    waiting = post(api, "waiting-key", customer_email="alan@example.com").json()["id"]
+    long_ago = timezone.now() - timedelta(hours=25)
+    OrderRequest.objects.filter(pk__in=[old.pk, waiting]).update(
+        created_at=long_ago, processed_at=None
     )
+    OrderRequest.objects.filter(pk=old.pk).update(processed_at=long_ago)
 
-    assert purge_idempotency_keys.apply().result == 1
-    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["recent-key"]
+    assert purge_order_requests.apply().result == 1
+    # A request never placed is kept whatever its age; the purged request's order stays.
+    assert sorted(OrderRequest.objects.values_list("pk", flat=True)) == [recent.pk, waiting]
+    assert Order.objects.filter(pk=old.order_id).exists()
+    assert post(api, "old-key").json()["id"] not in (old.pk, recent.pk)

@@ -66,18 +66,31 @@ def token(system: RunningSystem) -> str:
 
 
 def place(system: RunningSystem, token: str, **headers: str) -> dict[str, Any]:
+    """POST the order (202: its request), follow the request until placed; the order."""
     import urllib.request
 
+    auth = {"Authorization": f"Token {token}"}
     request = urllib.request.Request(
         f"{system.web}/api/v1/orders/",
         data=json.dumps(ORDER).encode(),
         method="POST",
-        headers={"Content-Type": "application/json", "Authorization": f"Token {token}", **headers},
+        headers={"Content-Type": "application/json", **auth, **headers},
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         assert response.status == 202
-        body: dict[str, Any] = json.loads(response.read())
-        return body
+        accepted: dict[str, Any] = json.loads(response.read())
+
+    def follow() -> dict[str, Any]:
+        url = f"{system.web}{accepted['links']['self']}"
+        with urllib.request.urlopen(urllib.request.Request(url, headers=auth), timeout=30) as got:
+            body: dict[str, Any] = json.loads(got.read())
+            return body
+
+    wait_for(lambda: follow()["status"] != "received", timeout=60, describe=follow)
+    placed = follow()
+    assert placed["status"] == "placed", placed
+    order: dict[str, Any] = placed["order"]
+    return order
 
 
 def state(system: RunningSystem, number: str) -> dict[str, Any]:
@@ -144,6 +157,7 @@ def test_an_order_goes_through_shipment_dispatch_invoice_and_mail_under_one_trac
     assert final["unpublished"] == 0 and final["failed_tasks"] == []
     task_lines = [line for line in json_lines(log) if line.get("task")]
     assert {line["task"] for line in task_lines} >= {
+        "monolithos.tasks.place_order_request",
         "outbox.tasks.relay_messages",
         "logistics.tasks.create_shipment",
         "logistics.tasks.dispatch_shipment",

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import schemathesis
 from django.contrib.auth.models import User
+from django.utils import timezone
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -22,6 +23,7 @@ from schemathesis import Case, GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Ok
 
+from monolithos.models import OrderRequest
 from tests.conftest import SupplierSimulator
 from tests.integration.logistics_api.factories import ShipmentFactory, token_for
 
@@ -34,9 +36,19 @@ def known_values(*, owner: User) -> dict[str, list[str]]:
         ShipmentFactory(cancelled=True),
         ShipmentFactory(dispatched=True),
     ]
+    payload = {"customer_email": "ada@example.com", "lines": [{"sku": "BOX-S", "quantity": 1}]}
+    requests = [
+        OrderRequest.objects.create(
+            owner=owner, fingerprint=str(n), payload=payload, created_at=timezone.now(), **outcome
+        )
+        for n, outcome in enumerate(
+            [{}, {"status": OrderRequest.REJECTED, "errors": {"lines": ["unknown sku: BOX-S"]}}]
+        )
+    ]
     return {
         "shipment_id": [str(shipment.id) for shipment in shipments],
         "order_ref": [shipment.order_ref for shipment in shipments],
+        "request_id": [str(request.pk) for request in requests],
     }
 
 
@@ -61,7 +73,7 @@ def test_api_contract_has_no_server_errors(
 
     schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
     operations = [r.ok() for r in schema.get_all_operations() if isinstance(r, Ok)]
-    assert len(operations) == 6, "an operation of the schema could not be loaded"
+    assert len(operations) == 7, "an operation of the schema could not be loaded"
 
     for operation in operations:
         # Fresh shipments for each operation: cancel must not leave dispatch nothing to dispatch.

@@ -1,0 +1,165 @@
+"""Accept first, place later: the order requests of POST /api/v1/orders/ (docs/adr/0011).
+
+``receive`` is all the request does once its input is valid: one INSERT of the order request,
+committed at once, and one broker message to the intake worker. ``place`` is the worker's half:
+it places the order through ``OrderManager.accept_order`` (order, lines, invoice, outbox
+messages, mails and stock in one transaction) and records the outcome on the request, in that
+same transaction, so a request is placed once or not at all. The request's row is its own
+outbox: a message lost between the commit and the broker, or from the broker afterwards, is
+enqueued again by ``sweep_waiting``.
+
+The row is also the client's Idempotency-Key (after the IETF Idempotency-Key draft and Stripe):
+the same key with the same body returns the first request, with a different body it is the
+client's bug (422). Acceptance is one statement, so two requests racing with one key are ordered
+by the unique index: the second waits for the first's commit, then replays it; no request is ever
+"still in flight" (no 409). Keys are scoped to the client and kept at least
+IDEMPOTENCY_KEY_TTL_HOURS after their request was processed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from celery import current_app
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework import status
+from rest_framework.exceptions import APIException
+
+from monolithos.mailer import NotificationService
+from monolithos.models import OrderRequest
+from monolithos.order_manager import OrderError, OrderManager
+from notifications.public import NotificationService as QueuedNotifications
+from observability import trace
+from observability.metrics import ORDER_REQUEST_WAIT_SECONDS
+
+logger = structlog.get_logger(__name__)
+
+MAX_KEY_LENGTH = 255
+PLACE_TASK = "monolithos.tasks.place_order_request"
+
+
+class KeyReused(APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_detail = "This Idempotency-Key was used with a different request body."
+    default_code = "idempotency_key_reused"
+
+
+@dataclass(frozen=True)
+class Received:
+    request: OrderRequest
+    replayed: bool
+
+
+def fingerprint(body: Any) -> str:
+    """A hash of what makes two requests the same one (the parsed body, not its formatting)."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def receive(*, owner_id: int, key: str | None, payload: dict[str, Any]) -> Received:
+    """Record an order request and hand it to the intake worker, or replay the first one.
+
+    The payload is checked against the catalogue first (``OrderManager.validate``: unknown SKU
+    or discount code, stock on hand, read without a lock) and OrderError says what is wrong;
+    the worker checks again, under the stock's lock. Raises KeyReused when ``key`` came with
+    another body.
+    """
+    digest = fingerprint(payload)
+    try:
+        OrderManager().validate(payload)
+    except OrderError:
+        # A retry whose first request was accepted replays it, even if the stock is gone since.
+        first = _first_with(owner_id, key, digest)
+        if first is None:
+            raise
+        return first
+    try:
+        with transaction.atomic():
+            request = OrderRequest.objects.create(
+                owner_id=owner_id,
+                idempotency_key=key,
+                fingerprint=digest,
+                payload=payload,
+                trace_id=trace.current_trace_id() or "",
+                created_at=timezone.now(),
+            )
+            transaction.on_commit(lambda: _hand_over(request.pk, request.trace_id))
+    except IntegrityError:
+        first = _first_with(owner_id, key, digest)
+        if first is None:
+            raise
+        return first
+    return Received(request, replayed=False)
+
+
+def _first_with(owner_id: int, key: str | None, digest: str) -> Received | None:
+    """The request this client sent earlier with ``key``, if any (KeyReused: another body)."""
+    if key is None:
+        return None
+    first = OrderRequest.objects.filter(owner_id=owner_id, idempotency_key=key).first()
+    if first is None:
+        return None
+    if first.fingerprint != digest:
+        raise KeyReused()
+    return Received(first, replayed=True)
+
+
+def _hand_over(request_id: int, trace_id: str) -> None:
+    try:
+        with trace.bound_trace_id(trace_id or None):
+            current_app.send_task(PLACE_TASK, args=[request_id])
+    except Exception:
+        # The request is committed: the sweep hands it over once the broker is back.
+        logger.warning("order_request_not_enqueued", request=request_id, exc_info=True)
+
+
+def place(request_id: int) -> OrderRequest | None:
+    """Place a received request's order, or reject it; None when there is no such request.
+
+    Idempotent: the request's row is locked, and one already processed is returned as it is.
+    """
+    manager = OrderManager(notifications=NotificationService(QueuedNotifications()))
+    with transaction.atomic():
+        request = OrderRequest.objects.select_for_update().filter(pk=request_id).first()
+        if request is None or request.status != OrderRequest.RECEIVED:
+            return request
+        try:
+            # Under the trace id of the request that accepted it, however the message came.
+            with trace.bound_trace_id(request.trace_id or None), transaction.atomic():
+                request.order = manager.accept_order(request.payload)
+        except OrderError as error:
+            # Valid when it arrived, not any more (the last units went to an earlier order).
+            request.status = OrderRequest.REJECTED
+            request.errors = {error.field: [str(error)]}
+            logger.info("order_request_rejected", request=request.pk, errors=request.errors)
+        else:
+            request.status = OrderRequest.PLACED
+        request.processed_at = timezone.now()
+        request.save(update_fields=["order", "status", "errors", "processed_at"])
+    ORDER_REQUEST_WAIT_SECONDS.observe((request.processed_at - request.created_at).total_seconds())
+    return request
+
+
+def waiting_too_long(limit: int) -> list[tuple[int, str]]:
+    """Requests received longer than LOST_TASK_GRACE_MINUTES ago: (id, trace id), oldest first."""
+    cutoff = timezone.now() - timedelta(minutes=settings.LOST_TASK_GRACE_MINUTES)
+    rows = (
+        OrderRequest.objects.filter(status=OrderRequest.RECEIVED, created_at__lt=cutoff)
+        .order_by("created_at")
+        .values_list("pk", "trace_id")[:limit]
+    )
+    return list(rows)
+
+
+def purge_expired() -> int:
+    """Delete processed requests older than the keys' retention; their orders stay."""
+    cutoff = timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
+    deleted, _ = OrderRequest.objects.filter(processed_at__lt=cutoff).delete()
+    return deleted
