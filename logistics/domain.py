@@ -140,6 +140,14 @@ class Shipment:
         self.next_attempt_at = retry_at
         self.updated_at = now
 
+    def record_deferral(self, reason: str, now: datetime, retry_at: datetime) -> None:
+        """Not sent: refused on our side (an open breaker, a full bulkhead). Stay pending and
+        come back at ``retry_at``; the supplier was not asked, so no attempt is counted."""
+        self.ensure_dispatchable()
+        self.last_error = reason
+        self.next_attempt_at = retry_at
+        self.updated_at = now
+
     def mark_delivered(self, now: datetime) -> None:
         self._move_to(ShipmentStatus.DELIVERED, now)
         self.delivered_at = now

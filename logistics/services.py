@@ -42,6 +42,8 @@ from logistics.ports import (
 
 DEFAULT_RETRY_DELAY = timedelta(minutes=1)
 MAX_RETRY_DELAY = timedelta(minutes=30)
+# Supplier failures that are refusals on our side: the call was never sent.
+REFUSED_ON_OUR_SIDE = ("circuit_open", "bulkhead_full")
 
 
 def _shipment(command: CreateShipment, **state: Any) -> Shipment:
@@ -99,12 +101,16 @@ class LogisticsService:
             confirmation: SupplierConfirmation = self.supplier.dispatch(request)
         except SupplierFailure as failure:
             now = self.clock.now()
-            retry_at = (
-                now + self._retry_delay(failure, shipment.attempt_count)
-                if failure.retryable
-                else None
-            )
-            shipment.record_failed_attempt(str(failure), now, retry_at)
+            if failure.kind in REFUSED_ON_OUR_SIDE:
+                # The supplier said nothing about this shipment: it comes back after the first
+                # delay, and its backoff does not climb. Counted as attempts, the refusals of
+                # an open breaker would push a whole herd's retries out to half an hour.
+                shipment.record_deferral(str(failure), now, now + self.retry_delay)
+            else:
+                retry_at = (
+                    now + self._backoff(shipment.attempt_count) if failure.retryable else None
+                )
+                shipment.record_failed_attempt(str(failure), now, retry_at)
             self.repository.save(shipment)
             return DispatchOutcome(
                 shipment=ShipmentView.of(shipment),
@@ -224,14 +230,6 @@ class LogisticsService:
         )
 
     # ------------------------------------------------------------------ internals
-
-    def _retry_delay(self, failure: SupplierFailure, attempts_so_far: int) -> timedelta:
-        # Refused on our side (an open breaker, a full bulkhead): the supplier said nothing about
-        # this shipment, so it comes back after the first delay instead of climbing the backoff;
-        # a herd caught by an open breaker would otherwise wait up to half an hour.
-        if failure.kind in ("circuit_open", "bulkhead_full"):
-            return self.retry_delay
-        return self._backoff(attempts_so_far)
 
     def _backoff(self, attempts_so_far: int) -> timedelta:
         return min(self.retry_delay * (1 << min(attempts_so_far, 16)), MAX_RETRY_DELAY)

@@ -106,10 +106,17 @@ def test_a_call_refused_on_our_side_comes_back_after_the_first_delay(
     shipment = service.create_shipment(create())
 
     outcomes = [service.dispatch(shipment.id) for _ in range(3)]
+    supplier.failure = SupplierFailure("unavailable", "HTTP 503", 503)
+    answered = service.dispatch(shipment.id)
 
     assert [o.shipment.next_attempt_at for o in outcomes] == [
         clock.now() + timedelta(minutes=1)
     ] * 3
+    assert [o.shipment.attempt_count for o in outcomes] == [0, 0, 0]  # the supplier saw none
+    assert outcomes[-1].shipment.last_error == f"supplier {kind}: not sent"
+    # The first call the supplier saw starts the backoff at its first step.
+    assert answered.shipment.attempt_count == 1
+    assert answered.shipment.next_attempt_at == clock.now() + timedelta(minutes=1)
 
 
 def test_a_rejected_dispatch_is_not_scheduled_for_retry(service, supplier):
