@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+from celery import current_task
 from django.db import transaction
 
 from observability import trace
@@ -55,16 +56,26 @@ def publish(*messages: Message) -> None:
 
 
 class _Relay:
-    """The on-commit callback of one transaction: enqueues the relay of all its messages."""
+    """The on-commit callback of one transaction: relays all its messages.
+
+    In a web request it enqueues the relay task, so the request waits on one broker message
+    however many it wrote; in a Celery task (a worker writing on its own) it relays them
+    itself, at once, sparing a task and a round trip through the queue.
+    """
 
     def __init__(self) -> None:
         self.keys: list[str] = []
+        self.in_worker = bool(current_task)  # the writer runs a Celery task
 
     def __call__(self) -> None:
+        from outbox import relay
         from outbox.tasks import relay_messages
 
         try:
-            relay_messages.delay(self.keys)
+            if self.in_worker:
+                relay.relay(self.keys)
+            else:
+                relay_messages.delay(self.keys)
         except Exception:
             # The messages are committed: the sweep relays them once the broker is back.
             logger.warning("outbox_relay_not_enqueued", keys=self.keys, exc_info=True)

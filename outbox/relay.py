@@ -1,8 +1,8 @@
 """The relay: publish committed outbox messages to the broker, each one once if it can.
 
-Each message is locked (``SKIP LOCKED`` on PostgreSQL, so two relays never wait on each other),
-published under the trace id of the transaction that recorded it, then marked published. A
-failed publish is counted and left for the next sweep.
+Messages are locked a batch at a time (``SKIP LOCKED`` on PostgreSQL, so two relays never wait
+on each other), each published under the trace id of the transaction that recorded it, and the
+batch marked published in one UPDATE. A failed publish is counted and left for the next sweep.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import structlog
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from observability import trace
@@ -22,31 +23,39 @@ from outbox.models import OutboxMessage, TaskDelivery
 logger = structlog.get_logger(__name__)
 
 
+BATCH = 100
+
+
 def relay(keys: Iterable[str]) -> int:
     """Publish the unpublished messages among ``keys``; return how many were published."""
-    published = 0
-    for key in keys:
-        with transaction.atomic():
-            message = (
-                OutboxMessage.objects.select_for_update(skip_locked=True)
-                .filter(key=key, published_at__isnull=True)
-                .first()
-            )
-            if message is None:
-                continue  # published already, or another relay holds it right now
-            message.attempts += 1
+    keys = list(keys)
+    return sum(_relay_batch(keys[start : start + BATCH]) for start in range(0, len(keys), BATCH))
+
+
+def _relay_batch(keys: list[str]) -> int:
+    """One transaction for up to BATCH messages: lock them, publish each, record the outcome."""
+    with transaction.atomic():
+        messages = list(
+            OutboxMessage.objects.select_for_update(skip_locked=True)
+            .filter(key__in=keys, published_at__isnull=True)
+            .order_by("id")
+        )  # published already, or held by another relay right now: not ours to publish
+        published: list[int] = []
+        for message in messages:
             try:
                 with trace.bound_trace_id(message.trace_id or None):
                     current_app.send_task(message.task, kwargs=message.kwargs)
             except Exception as error:
-                message.last_error = repr(error)
-                message.save(update_fields=["attempts", "last_error"])
-                logger.warning("outbox_publish_failed", key=key, error=repr(error))
+                OutboxMessage.objects.filter(pk=message.pk).update(
+                    attempts=F("attempts") + 1, last_error=repr(error)
+                )
+                logger.warning("outbox_publish_failed", key=message.key, error=repr(error))
                 continue
-            message.published_at = timezone.now()
-            message.save(update_fields=["attempts", "published_at"])
-            published += 1
-    return published
+            published.append(message.pk)
+        OutboxMessage.objects.filter(pk__in=published).update(
+            attempts=F("attempts") + 1, published_at=timezone.now()
+        )
+    return len(published)
 
 
 def stranded_keys(limit: int) -> list[str]:

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from celery import current_app
+from celery import current_app, shared_task
 from django.db import transaction
 from django.utils import timezone
 
@@ -58,6 +58,26 @@ def test_the_relay_is_enqueued_only_when_the_transaction_commits(
 
     assert len(callbacks) == 1
     assert enqueued == [["a", "b"]]
+
+
+@shared_task(name="tests.outbox.write_in_a_worker")
+def write_in_a_worker(keys: list[str]) -> None:
+    with transaction.atomic():
+        publish(*(message(key) for key in keys))
+
+
+def test_a_worker_relays_its_own_messages_after_the_commit_without_a_relay_task(
+    published, django_capture_on_commit_callbacks, monkeypatch
+):
+    enqueued: list[list[str]] = []
+    monkeypatch.setattr(relay_messages, "delay", enqueued.append)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        write_in_a_worker.apply(args=(["order", "mail-1", "mail-2"],))
+
+    assert enqueued == []
+    assert [m["kwargs"]["order"] for m in published] == ["order", "mail-1", "mail-2"]
+    assert not OutboxMessage.objects.filter(published_at__isnull=True).exists()
 
 
 def test_all_messages_of_one_transaction_are_relayed_together(
