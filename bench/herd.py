@@ -709,7 +709,7 @@ def start_system(run: Run, processes: Processes) -> tuple[int, str]:
     nice = ["nice", "-n", str(run.args.worker_nice)] if run.args.worker_nice else []
     processes.start(
         "supplier",
-        [sys.executable, "-m", "supplier_sim", "--port", str(supplier_port), *chaos],
+        [*nice, sys.executable, "-m", "supplier_sim", "--port", str(supplier_port), *chaos],
         env,
     )
     for index, spec in enumerate(run.args.worker, start=1):
