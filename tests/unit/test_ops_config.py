@@ -22,6 +22,7 @@ from observability.metrics import (
     INVOICE_RENDER_SECONDS,
     LATENCY_BUCKETS,
     ORDER_PLACEMENT_SECONDS,
+    ORDER_REQUEST_WAIT_SECONDS,
     ORDERS_FAILED,
     ORDERS_PLACED,
     SUPPLIER_CALL_SECONDS,
@@ -65,6 +66,7 @@ EXPOSED_NAMES = (
             SUPPLIER_CALL_SECONDS,
             TASK_SECONDS,
             INVOICE_RENDER_SECONDS,
+            ORDER_REQUEST_WAIT_SECONDS,
         )
         for suffix in ("_bucket", "_sum", "_count")
     }
