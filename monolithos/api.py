@@ -15,7 +15,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
@@ -49,6 +54,7 @@ class PlacedOrderSerializer(serializers.Serializer[Any]):
     total = serializers.DecimalField(max_digits=12, decimal_places=2)
     links = serializers.SerializerMethodField()
 
+    @extend_schema_field(OrderLinksSerializer)
     def get_links(self, order: Order) -> dict[str, str]:
         return {
             "tracking": reverse("monolithos:api_track_order", args=[order.pk]),

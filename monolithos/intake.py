@@ -6,7 +6,7 @@ it places the order through ``OrderManager.accept_order`` (order, lines, invoice
 messages, mails and stock in one transaction) and records the outcome on the request, in that
 same transaction, so a request is placed once or not at all. The request's row is its own
 outbox: a message lost between the commit and the broker, or from the broker afterwards, is
-enqueued again by ``sweep_waiting``.
+enqueued again by ``monolithos.tasks.sweep_order_requests`` (``waiting_too_long``).
 
 The row is also the client's Idempotency-Key (after the IETF Idempotency-Key draft and Stripe):
 the same key with the same body returns the first request, with a different body it is the

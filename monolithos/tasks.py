@@ -63,10 +63,20 @@ def render_invoice(self: Task[[int], bool], invoice_id: int) -> bool:
     return rendered
 
 
-@shared_task(name=intake.PLACE_TASK)
-def place_order_request(request_id: int) -> str | None:
-    """Place an accepted order request; its status afterwards, None when it is gone."""
-    request = intake.place(request_id)
+@shared_task(bind=True, name=intake.PLACE_TASK, max_retries=5)
+def place_order_request(self: Task[[int], str | None], request_id: int) -> str | None:
+    """Place an accepted order request; its status afterwards, None when it is gone.
+
+    A rejection is an outcome, not an error; an error (the database away) is retried with
+    jittered backoff, and recorded as a failed task once the retries are spent.
+    """
+    try:
+        request = intake.place(request_id)
+    except Exception as exc:
+        logger.warning(
+            "order_request_placement_failed", request=request_id, retries=self.request.retries
+        )
+        raise self.retry(exc=exc, countdown=backoff(self.request.retries, base=2)) from exc
     if request is None:
         logger.warning("order_request_skipped", request=request_id, reason="not_found")
         return None

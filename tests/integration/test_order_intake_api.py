@@ -234,6 +234,30 @@ def test_a_request_the_stock_no_longer_covers_is_rejected_with_field_errors(api,
     assert box.stock == 4
 
 
+def test_a_placement_that_fails_is_retried(api, box, monkeypatch):
+    from django.db import OperationalError
+
+    from monolithos import intake
+
+    request_id = api.post(URL, order_body(), format="json").json()["id"]
+    place_for_real = intake.place
+    calls: list[int] = []
+
+    def database_away_once(pk: int) -> Any:
+        calls.append(pk)
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return place_for_real(pk)
+
+    monkeypatch.setattr(intake, "place", database_away_once)
+
+    result = place_order_request.apply(args=(request_id,))
+
+    assert result.result == "placed"
+    assert calls == [request_id, request_id]
+    assert OrderRequest.objects.get(pk=request_id).status == OrderRequest.PLACED
+
+
 def test_a_request_whose_message_was_lost_is_placed_by_the_sweep(api, box, settings, monkeypatch):
     settings.LOST_TASK_GRACE_MINUTES = 15
     sent: list[int] = []
