@@ -282,6 +282,41 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """CPU time of ``pids`` and of their children they reaped (Linux /proc; 0 elsewhere)."""
+    ticks = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def named(command: str) -> list[int]:
+    pids = []
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        with contextlib.suppress(OSError):
+            if comm.read_text().strip() == command:
+                pids.append(int(comm.parent.name))
+    return pids
+
+
+def cpu_snapshot(processes: Processes) -> dict[str, float]:
+    """CPU seconds so far of each process this run started (with its group) and of the servers.
+
+    A PostgreSQL backend's time survives its exit in the postmaster's reaped-children fields,
+    as a Celery pool process's does in its parent's.
+    """
+    snapshot = {
+        name: cpu_seconds(group_members(process.pid) or [process.pid])
+        for name, process, _ in processes.running
+    }
+    snapshot["bench client"] = cpu_seconds([os.getpid()])
+    snapshot["PostgreSQL"] = cpu_seconds(named("postgres"))
+    snapshot["Redis"] = cpu_seconds(named("redis-server"))
+    return snapshot
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -690,6 +725,7 @@ class SystemResult:
     integrity: dict[str, dict[str, int]] = field(default_factory=dict)
     metrics: dict[str, tuple[float, float]] = field(default_factory=dict)
     log_events: dict[str, int] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)
     missing_endpoint: bool = False
 
 
@@ -747,12 +783,15 @@ def measure_system(run: Run, processes: Processes, token: str, web_port: int) ->
         )
         for i in range(1, run.args.orders + 1)
     ]
+    before = cpu_snapshot(processes)
     herd = fire(web_port, requests, run.args.request_timeout)
     request_ids = order_requests(herd)
     result = SystemResult(herd=herd, request_ids=request_ids)
     if request_ids:
         result.progress = wait_for_drain(request_ids, herd.started, run.args.timeout, processes)
         result.numbers = result.progress.numbers
+        after = cpu_snapshot(processes)
+        result.cpu = {name: after[name] - before.get(name, 0.0) for name in after}
         if len(result.progress.done_at) == len(KINDS) + 1 and run.args.settle > 0:
             time.sleep(run.args.settle)  # duplicates show up late, if they do (sweeps, retries)
     return result
@@ -1138,6 +1177,8 @@ def report(
         print_render(render, len(system.numbers), processes)
     if system.metrics:
         print_metrics(system.metrics, render, len(system.numbers))
+    if system.cpu and drain_s is not None:
+        print_cpu(system.cpu, drain_s, args.worker)
     if system.log_events:
         events = ", ".join(f"{name} {count}" for name, count in system.log_events.items())
         print(f"  warnings and errors logged: {events}")
@@ -1184,6 +1225,22 @@ def report(
     elif render is not None:
         print("  drain time / rendering floor                    n/a  (the drain did not finish)")
     return exit_status
+
+
+def print_cpu(cpu: dict[str, float], drain_s: float, workers: Sequence[WorkerSpec]) -> None:
+    """Where the machine's CPU went from the herd to the end of the drain."""
+    labels = {f"worker{index}": spec.label for index, spec in enumerate(workers, start=1)}
+    available = drain_s * (os.cpu_count() or 1)
+    used = sum(cpu.values())
+    parts = ", ".join(
+        f"{labels.get(name, name)} {seconds:.1f}"
+        for name, seconds in sorted(cpu.items(), key=lambda item: -item[1])
+        if seconds >= 0.05
+    )
+    print(
+        f"  CPU seconds, herd to drained: {used:.1f} of {available:.1f} "
+        f"({used / available:.0%}): {parts}"
+    )
 
 
 def print_metrics(

@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from celery import Celery
-from celery.signals import setup_logging
+from celery import Celery, Task
+from celery.signals import setup_logging, task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -29,3 +29,18 @@ def use_the_project_logging(**_: Any) -> None:
     from django.conf import settings
 
     dictConfig(settings.LOGGING)
+
+
+@task_prerun.connect(dispatch_uid="config.connections_before_task")
+@task_postrun.connect(dispatch_uid="config.connections_after_task")
+def recycle_old_connections(task: Task | None = None, **_: Any) -> None:  # type: ignore[type-arg]
+    """Between tasks, database connections are treated as Django treats them between requests.
+
+    Kept up to CONN_MAX_AGE, replaced when broken, health-checked on reuse; Celery's own fixup
+    would close them all (CELERY_DB_REUSE_MAX). Not for a task run eagerly inside a caller's
+    transaction (a test's): that connection is the caller's.
+    """
+    if task is not None and not task.request.is_eager:
+        from django.db import close_old_connections
+
+        close_old_connections()
