@@ -5,16 +5,18 @@ Starts the whole system on fresh PostgreSQL databases and a dedicated Redis data
 docker-compose (by default ``intake,notifications`` and ``invoices`` on one prefork process
 each, one per core, and ``logistics`` on 16 threads: a dispatch mostly waits on the supplier),
 celery beat, and the supplier simulator at its chaos defaults (50% of
-requests answered 503, 10% of the rest hang 5 s). Then, in one run, it prints:
+requests answered 503, 10% of the rest hang 5 s), these at a lower CPU priority than the web
+(``--worker-nice``). Then, in one run, it prints:
 
 1. intake: N orders fired at once (connections opened first, every request written at one
    common instant, latency measured from that instant to the last byte of each answer):
    accepted (202), throughput, p50/p95/p99/max;
-2. drain: from the same instant, the time until every accepted order has its shipment
-   dispatched at the supplier (``logistics_shipment.status``), its invoice rendered
+2. drain: from the same instant, the time until every accepted order request is placed by the
+   intake worker and its order has its shipment dispatched at the supplier
+   (``logistics_shipment.status``), its invoice rendered
    (``monolithos_invoice.rendered_version``) and its confirmation mail sent
    (``notifications_notification``), each also checked against what really left the system:
-   the simulator's ledger and the mail files (filebased backend);
+   the simulator's ledger and the mail files (filebased backend), and where the CPU went;
 3. lost and duplicated work, both of which must be 0: accepted orders missing or unfinished
    at the timeout, and dispatches, shipments, orders, mails or PDFs produced more than once;
 4. two references measured on this machine in the same run: (a) a bare DRF endpoint that
@@ -479,8 +481,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=10,
         choices=range(20),
         metavar="0-19",
-        help="CPU niceness of the Celery workers and beat (10): on one host, web requests come "
-        "first and the workers take the rest, as docker-compose's cpu shares lay it out",
+        help="CPU niceness of the Celery workers, beat and the supplier simulator (10): on one "
+        "host, web requests come first and the workers take the rest, as docker-compose's "
+        "cpu_shares lay it out; the simulator stands for the supplier's own servers",
     )
     parser.add_argument("--render-samples", type=int, default=20, help="timed renders (20)")
     parser.add_argument(
