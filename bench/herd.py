@@ -485,6 +485,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "host, web requests come first and the workers take the rest, as docker-compose's "
         "cpu_shares lay it out; the simulator stands for the supplier's own servers",
     )
+    parser.add_argument(
+        "--floor-under-load",
+        action="store_true",
+        help="fire the floor's herd again once the intake is done, while the workers drain: "
+        "what the same machine's contention costs the floor (informational; adds its load to "
+        "the drain)",
+    )
     parser.add_argument("--render-samples", type=int, default=20, help="timed renders (20)")
     parser.add_argument(
         "--keep", action="store_true", help="leave the databases and the run directory"
@@ -729,6 +736,7 @@ class SystemResult:
     metrics: dict[str, tuple[float, float]] = field(default_factory=dict)
     log_events: dict[str, int] = field(default_factory=dict)
     cpu: dict[str, float] = field(default_factory=dict)
+    loaded_floor: Herd | None = None
     missing_endpoint: bool = False
 
 
@@ -790,6 +798,8 @@ def measure_system(run: Run, processes: Processes, token: str, web_port: int) ->
     herd = fire(web_port, requests, run.args.request_timeout)
     request_ids = order_requests(herd)
     result = SystemResult(herd=herd, request_ids=request_ids)
+    if request_ids and run.args.floor_under_load:
+        result.loaded_floor, _ = measure_floor(run, processes)
     if request_ids:
         result.progress = wait_for_drain(request_ids, herd.started, run.args.timeout, processes)
         result.numbers = result.progress.numbers
@@ -1142,6 +1152,8 @@ def report(
         return 2
     herd = system.herd
     print(intake_line(f"POST {ORDERS_PATH}", herd, 202, args.orders))
+    if system.loaded_floor is not None:
+        print(intake_line("floor, workers draining", system.loaded_floor, 201, args.orders))
     if herd.problems(202):
         print(f"    not 202: {herd.problems(202)}")
         exit_status = 1
@@ -1227,6 +1239,13 @@ def report(
         print(target_line("drain time / rendering floor", drain_s / render_floor_s, 1.3, False))
     elif render is not None:
         print("  drain time / rendering floor                    n/a  (the drain did not finish)")
+    loaded = system.loaded_floor
+    if loaded is not None and loaded.throughput(201) > 0:
+        print(
+            f"  (informational, against the floor under the workers' load: throughput "
+            f"{herd.throughput(202) / loaded.throughput(201):.2f}, p99 "
+            f"{percentile(herd.latencies_ms(), 99) / percentile(loaded.latencies_ms(), 99):.2f})"
+        )
     return exit_status
 
 
