@@ -18,8 +18,6 @@ IDEMPOTENCY_KEY_TTL_HOURS after their request was processed.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -57,12 +55,6 @@ class Received:
     replayed: bool
 
 
-def fingerprint(body: Any) -> str:
-    """A hash of what makes two requests the same one (the parsed body, not its formatting)."""
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 def receive(*, owner_id: int, key: str | None, payload: dict[str, Any]) -> Received:
     """Record an order request and hand it to the intake worker, or replay the first one.
 
@@ -71,12 +63,11 @@ def receive(*, owner_id: int, key: str | None, payload: dict[str, Any]) -> Recei
     the worker checks again, under the stock's lock. Raises KeyReused when ``key`` came with
     another body.
     """
-    digest = fingerprint(payload)
     try:
         OrderManager().validate(payload)
     except OrderError:
         # A retry whose first request was accepted replays it, even if the stock is gone since.
-        first = _first_with(owner_id, key, digest)
+        first = _first_with(owner_id, key, payload)
         if first is None:
             raise
         return first
@@ -85,28 +76,28 @@ def receive(*, owner_id: int, key: str | None, payload: dict[str, Any]) -> Recei
             request = OrderRequest.objects.create(
                 owner_id=owner_id,
                 idempotency_key=key,
-                fingerprint=digest,
                 payload=payload,
                 trace_id=trace.current_trace_id() or "",
                 created_at=timezone.now(),
             )
             transaction.on_commit(lambda: _hand_over(request.pk, request.trace_id))
     except IntegrityError:
-        first = _first_with(owner_id, key, digest)
+        first = _first_with(owner_id, key, payload)
         if first is None:
             raise
         return first
     return Received(request, replayed=False)
 
 
-def _first_with(owner_id: int, key: str | None, digest: str) -> Received | None:
+def _first_with(owner_id: int, key: str | None, payload: dict[str, Any]) -> Received | None:
     """The request this client sent earlier with ``key``, if any (KeyReused: another body)."""
     if key is None:
         return None
     first = OrderRequest.objects.filter(owner_id=owner_id, idempotency_key=key).first()
     if first is None:
         return None
-    if first.fingerprint != digest:
+    # The same request is the same parsed body (not its formatting): compared as stored.
+    if first.payload != payload:
         raise KeyReused()
     return Received(first, replayed=True)
 

@@ -114,7 +114,6 @@ class OrderRequest(models.Model):
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)
-    fingerprint = models.CharField(max_length=64)
     payload = models.JSONField()
     status = models.CharField(max_length=20, choices=STATUSES, default=RECEIVED)
     order = models.OneToOneField(

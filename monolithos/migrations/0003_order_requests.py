@@ -18,7 +18,6 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('idempotency_key', models.CharField(blank=True, max_length=255, null=True)),
-                ('fingerprint', models.CharField(max_length=64)),
                 ('payload', models.JSONField()),
                 ('status', models.CharField(choices=[('received', 'Received'), ('placed', 'Placed'), ('rejected', 'Rejected')], default='received', max_length=20)),
                 ('errors', models.JSONField(blank=True, null=True)),

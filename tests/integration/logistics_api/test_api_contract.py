@@ -39,10 +39,11 @@ def known_values(*, owner: User) -> dict[str, list[str]]:
     payload = {"customer_email": "ada@example.com", "lines": [{"sku": "BOX-S", "quantity": 1}]}
     requests = [
         OrderRequest.objects.create(
-            owner=owner, fingerprint=str(n), payload=payload, created_at=timezone.now(), **outcome
+            owner=owner, payload=payload, created_at=timezone.now(), **outcome
         )
-        for n, outcome in enumerate(
-            [{}, {"status": OrderRequest.REJECTED, "errors": {"lines": ["unknown sku: BOX-S"]}}]
+        for outcome in (
+            {},
+            {"status": OrderRequest.REJECTED, "errors": {"lines": ["unknown sku: BOX-S"]}},
         )
     ]
     return {
