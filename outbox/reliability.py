@@ -22,8 +22,8 @@ from typing import Any
 import structlog
 from celery import Task
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
+from django.db import connections, router
+from django.utils import timezone
 
 from observability import trace
 
@@ -67,13 +67,27 @@ class ReliableTask(Task):  # type: ignore[type-arg]
 
 
 def count_delivery(task_id: str, task: str) -> int:
+    """Count one more start of ``task_id``'s message; returns how many starts it has had.
+
+    Every task run pays for this, so it is one statement: an upsert that returns the count
+    (PostgreSQL and SQLite both have ON CONFLICT ... RETURNING; the ORM cannot increment on
+    conflict).
+    """
     from outbox.models import TaskDelivery
 
-    with transaction.atomic():
-        if TaskDelivery.objects.filter(pk=task_id).update(deliveries=F("deliveries") + 1):
-            return TaskDelivery.objects.values_list("deliveries", flat=True).get(pk=task_id)
-        TaskDelivery.objects.create(task_id=task_id, task=task)
-        return 1
+    connection = connections[router.db_for_write(TaskDelivery)]
+    table = connection.ops.quote_name(TaskDelivery._meta.db_table)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (task_id, task, deliveries, started_at) "  # noqa: S608  (names)
+            f"VALUES (%s, %s, 1, %s) ON CONFLICT (task_id) DO UPDATE SET "
+            f"deliveries = {table}.deliveries + 1, started_at = excluded.started_at "
+            f"RETURNING deliveries",
+            [task_id, task, now],
+        )
+        (deliveries,) = cursor.fetchone()
+    return int(deliveries)
 
 
 def forget_delivery(task_id: str) -> None:
