@@ -4,9 +4,10 @@
 committed at once, and one broker message to the intake worker. ``place`` is the worker's half:
 it places the order through ``OrderManager.accept_order`` (order, lines, invoice, outbox
 messages, mails and stock in one transaction) and records the outcome on the request, in that
-same transaction, so a request is placed once or not at all. The request's row is its own
-outbox: a message lost between the commit and the broker, or from the broker afterwards, is
-enqueued again by ``monolithos.tasks.sweep_order_requests`` (``waiting_too_long``).
+same transaction, so a request is placed once or not at all; a rejected request mails the
+customer why, in that transaction too. The request's row is its own outbox: a message lost
+between the commit and the broker, or from the broker afterwards, is enqueued again by
+``monolithos.tasks.sweep_order_requests`` (``waiting_too_long``).
 
 The row is also the client's Idempotency-Key (after the IETF Idempotency-Key draft and Stripe):
 the same key with the same body returns the first request, with a different body it is the
@@ -116,7 +117,8 @@ def place(request_id: int) -> OrderRequest | None:
 
     Idempotent: the request's row is locked, and one already processed is returned as it is.
     """
-    manager = OrderManager(notifications=NotificationService(QueuedNotifications()))
+    mails = NotificationService(QueuedNotifications())
+    manager = OrderManager(notifications=mails)
     with transaction.atomic():
         request = OrderRequest.objects.select_for_update().filter(pk=request_id).first()
         if request is None or request.status != OrderRequest.RECEIVED:
@@ -129,6 +131,7 @@ def place(request_id: int) -> OrderRequest | None:
             # Valid when it arrived, not any more (the last units went to an earlier order).
             request.status = OrderRequest.REJECTED
             request.errors = {error.field: [str(error)]}
+            mails.send_request_rejected(request)
             logger.info("order_request_rejected", request=request.pk, errors=request.errors)
         else:
             request.status = OrderRequest.PLACED

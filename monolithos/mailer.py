@@ -50,6 +50,23 @@ class NotificationService:
             idempotency_key="sales-new-order:%s" % _order_key(order),
         )
 
+    def send_request_rejected(self, request):
+        # An order request accepted with 202 whose order could not be placed after all (the stock
+        # went to earlier orders): the customer hears it, not only the client that follows it.
+        reasons = "\n".join(
+            "  %s" % message for messages in request.errors.values() for message in messages
+        )
+        self.notifications.notify(
+            "order_request_rejected",
+            request.payload["customer_email"],
+            {
+                "shipping_name": request.payload["customer_name"],
+                "request_id": str(request.pk),
+                "reasons": reasons,
+            },
+            idempotency_key="order-request-rejected:%s" % request.pk,
+        )
+
 
 def _order_key(order):
     # An order added in the admin has no number (None): its primary key identifies it as well.

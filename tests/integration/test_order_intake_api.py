@@ -234,6 +234,31 @@ def test_a_request_the_stock_no_longer_covers_is_rejected_with_field_errors(api,
     assert box.stock == 4
 
 
+def test_a_rejected_request_mails_its_customer_why_once(api, box):
+    from notifications.rendering import render_mail
+
+    first = api.post(URL, order_body(lines=[{"sku": "BOX-S", "quantity": 6}]), format="json")
+    second = api.post(
+        URL,
+        order_body(customer_email="grace@example.com", lines=[{"sku": "BOX-S", "quantity": 6}]),
+        format="json",
+    )
+    place(first)
+    rejected = place(second)
+
+    place(second)  # a redelivered message finds the request processed: no second mail
+
+    mail = Notification.objects.get(kind="order_request_rejected")
+    assert (mail.recipient, mail.idempotency_key, mail.status) == (
+        "grace@example.com",
+        f"order-request-rejected:{rejected.pk}",
+        "queued",
+    )
+    text = render_mail(mail.kind, mail.context).text
+    assert f"request {rejected.pk}" in text
+    assert "insufficient stock for BOX-S (requested 6, available 4)" in text
+
+
 def test_a_placement_that_fails_is_retried(api, box, monkeypatch):
     from django.db import OperationalError
 
