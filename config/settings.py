@@ -251,6 +251,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.sweep_queued_notifications",
         "schedule": 300.0,
     },
+    "purge-sent-notifications": {
+        "task": "notifications.tasks.purge_sent_notifications",
+        "schedule": 3600.0,
+    },
     "sweep-order-requests": {
         "task": "monolithos.tasks.sweep_order_requests",
         "schedule": 60.0,
@@ -265,6 +269,15 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # its commit lost its relay, and the sweep publishes it; published ones are kept this many days.
 OUTBOX_RELAY_GRACE_SECONDS = env.number("OUTBOX_RELAY_GRACE_SECONDS", 30.0, minimum=1.0)
 OUTBOX_RETENTION_DAYS = env.integer("OUTBOX_RETENTION_DAYS", 7, minimum=1)
+# Sent mails (recipient and context: personal data) are deleted this many days after sending.
+# Their idempotency key goes with them, so the retention outlives every message that could ask
+# for the same mail again: the outbox's published messages.
+NOTIFICATION_RETENTION_DAYS = env.integer("NOTIFICATION_RETENTION_DAYS", 90, minimum=1)
+if NOTIFICATION_RETENTION_DAYS <= OUTBOX_RETENTION_DAYS:
+    env.errors.append(
+        "NOTIFICATION_RETENTION_DAYS must be more than OUTBOX_RETENTION_DAYS, or a message "
+        "delivered again could send a mail whose record is already gone"
+    )
 # Work still owed this long after it was recorded (an invoice render, a mail) lost its message
 # (a flushed broker, a purged queue): beat's sweeps enqueue it again.
 LOST_TASK_GRACE_MINUTES = env.integer("LOST_TASK_GRACE_MINUTES", 15, minimum=1)

@@ -165,6 +165,18 @@ def queued_for_too_long(limit: int) -> list[str]:
     return list(queued.order_by("id").values_list("idempotency_key", flat=True)[:limit])
 
 
+def purge_sent() -> int:
+    """Delete the notifications sent more than NOTIFICATION_RETENTION_DAYS ago.
+
+    Failed ones stay until someone sends them again from the admin; queued ones are still owed.
+    """
+    cutoff = timezone.now() - timedelta(days=settings.NOTIFICATION_RETENTION_DAYS)
+    deleted, _ = Notification.objects.filter(
+        status=Notification.Status.SENT, sent_at__lt=cutoff
+    ).delete()
+    return deleted
+
+
 def send_again(idempotency_key: str) -> bool:
     """Queue a failed notification again, with a new outbox message; False if it had not failed."""
     with transaction.atomic():

@@ -6,7 +6,7 @@ redelivered or republished message finds the notification sent and does nothing.
 sweep enqueues again what stayed queued too long. A failed send is retried with jittered
 backoff; when the retries run out the notification is marked failed and the error raised again,
 so that the task is recorded as a ``FailedTask`` (``outbox.reliability``) and can be sent again
-from the admin.
+from the admin. An hourly purge deletes sent notifications past their retention.
 """
 
 from __future__ import annotations
@@ -14,7 +14,13 @@ from __future__ import annotations
 import structlog
 from celery import Task, shared_task
 
-from notifications.services import SEND_TASK, deliver, mark_failed, queued_for_too_long
+from notifications.services import (
+    SEND_TASK,
+    deliver,
+    mark_failed,
+    purge_sent,
+    queued_for_too_long,
+)
 from outbox.reliability import backoff
 
 logger = structlog.get_logger(__name__)
@@ -45,3 +51,12 @@ def sweep_queued_notifications(limit: int = 500) -> int:
     if idempotency_keys:
         logger.warning("queued_notifications_enqueued_again", count=len(idempotency_keys))
     return len(idempotency_keys)
+
+
+@shared_task(name="notifications.tasks.purge_sent_notifications")
+def purge_sent_notifications() -> int:
+    """Delete sent notifications older than NOTIFICATION_RETENTION_DAYS (beat, hourly)."""
+    purged = purge_sent()
+    if purged:
+        logger.info("sent_notifications_purged", count=purged)
+    return purged

@@ -583,3 +583,32 @@ def test_the_sweep_enqueues_again_only_notifications_queued_for_too_long(monkeyp
 
     assert sweep_queued_notifications.apply().result == 1
     assert enqueued == ["order-cancelled:ORD-000001"]
+
+
+def test_the_purge_deletes_only_sent_notifications_past_their_retention(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from notifications.tasks import purge_sent_notifications
+
+    settings.NOTIFICATION_RETENTION_DAYS = 90
+    old_sent, recent_sent, old_failed, old_queued = (
+        notify(key=f"order-cancelled:ORD-00000{n}") for n in range(1, 5)
+    )
+    assert old_sent and recent_sent and old_failed and old_queued
+    long_ago = timezone.now() - timedelta(days=91)
+    Notification.objects.filter(pk=old_sent.pk).update(status="sent", sent_at=long_ago)
+    Notification.objects.filter(pk=recent_sent.pk).update(
+        status="sent", sent_at=timezone.now() - timedelta(days=89)
+    )
+    Notification.objects.filter(pk=old_failed.pk).update(status="failed", created_at=long_ago)
+    Notification.objects.filter(pk=old_queued.pk).update(created_at=long_ago)
+
+    assert purge_sent_notifications.apply().result == 1
+
+    assert set(Notification.objects.values_list("pk", flat=True)) == {
+        recent_sent.pk,
+        old_failed.pk,
+        old_queued.pk,
+    }

@@ -73,3 +73,10 @@ def test_a_retry_delay_the_broker_would_redeliver_before_it_is_due_stops_start_u
     assert "CELERY_MAX_COUNTDOWN_SECONDS must be at most half of CELERY_VISIBILITY_TIMEOUT" in (
         result.stderr
     )
+
+
+def test_a_mail_record_kept_shorter_than_the_outbox_messages_stops_start_up():
+    result = manage("check", OUTBOX_RETENTION_DAYS="30", NOTIFICATION_RETENTION_DAYS="30")
+
+    assert result.returncode == 1
+    assert "NOTIFICATION_RETENTION_DAYS must be more than OUTBOX_RETENTION_DAYS" in result.stderr
