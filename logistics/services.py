@@ -144,9 +144,16 @@ class LogisticsService:
         return self.dispatch(self.repository.get_by_order_ref(order_ref).id)
 
     def record_delivery(self, shipment_id: uuid.UUID) -> ShipmentView:
+        """Mark the shipment delivered and mail its contact; idempotent.
+
+        The shipment is saved on ``logistics`` and the mail recorded on ``default``, which share
+        no transaction: a caller that failed between the two calls again, and the delivered
+        shipment gets the mail it is owed (once: the notification's idempotency key).
+        """
         shipment = self.repository.get(shipment_id)
-        shipment.mark_delivered(self.clock.now())
-        self.repository.save(shipment)
+        if shipment.status is not ShipmentStatus.DELIVERED:
+            shipment.mark_delivered(self.clock.now())
+            self.repository.save(shipment)
         if shipment.contact_email:
             self.notifier.notify(
                 "shipment_delivered",

@@ -173,6 +173,17 @@ def test_delivery_notifies_the_contact_once_per_shipment(service, notifier):
     assert key == f"shipment-{shipment.id}-delivered"
 
 
+def test_recording_a_delivery_again_asks_for_the_same_mail_and_changes_nothing(service, notifier):
+    shipment = service.create_shipment(create())
+    service.dispatch(shipment.id)
+    first = service.record_delivery(shipment.id)
+
+    again = service.record_delivery(shipment.id)  # a caller that failed after the save retries
+
+    assert again == first
+    assert [key for *_, key in notifier.sent] == [f"shipment-{shipment.id}-delivered"] * 2
+
+
 def test_tracking_asks_the_supplier_only_after_dispatch(service, supplier):
     service.create_shipment(create())
     assert service.track("ORD-000001").supplier_status is None
