@@ -1,10 +1,10 @@
 """Benchmark: the thundering herd. N orders at once at ``POST /api/v1/orders/``, then the drain.
 
-Starts the whole system on fresh PostgreSQL databases and a dedicated Redis database: gunicorn
-(config/gunicorn.py, ``--web-workers`` workers), real Celery workers laid out as in
-docker-compose (by default ``intake,notifications`` and ``invoices`` on one prefork process
-each, one per core, and ``logistics`` on 16 threads: a dispatch mostly waits on the supplier),
-celery beat, and the supplier simulator at its chaos defaults (50% of
+Starts the whole system on fresh PostgreSQL databases and two dedicated Redis databases (the
+broker, the cache): gunicorn (config/gunicorn.py, ``--web-workers`` workers), real Celery
+workers laid out as in docker-compose (by default ``intake,notifications`` and ``invoices`` on
+one prefork process each, one per core, and ``logistics`` on 16 threads: a dispatch mostly
+waits on the supplier), celery beat, and the supplier simulator at its chaos defaults (50% of
 requests answered 503, 10% of the rest hang 5 s), these at a lower CPU priority than the web
 (``--worker-nice``). Then, in one run, it prints:
 
@@ -507,6 +507,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--redis", default="redis://127.0.0.1:6379/12", help="dedicated Redis database, flushed"
     )
+    parser.add_argument(
+        "--cache",
+        default="redis://127.0.0.1:6379/14",
+        help="dedicated Redis database for the cache (CACHE_URL: throttles, quotes), flushed",
+    )
     args = parser.parse_args(argv)
     args.worker = args.worker or [worker_spec(raw) for raw in DEFAULT_WORKERS]
     consumed = {queue for spec in args.worker for queue in spec.queues}
@@ -553,6 +558,7 @@ class Run:
             DATABASE_URL=self.database_url("floor" if floor else "default"),
             LOGISTICS_DATABASE_URL=self.database_url("floor" if floor else "logistics"),
             REDIS_URL=self.args.redis,
+            CACHE_URL=self.args.cache,
             SUPPLIER_API_URL=supplier_url,
             MONOLITHOS_VAR_DIR=str(self.directory / ("floor" if floor else "system")),
             MEDIA_ROOT=str(self.media_dir),
@@ -1372,14 +1378,14 @@ def exclusive(server_url: str, names: Sequence[str]) -> Iterator[None]:
         if not (row and row[0]):
             raise RunFailed(
                 f"another bench/herd.py run is using {', '.join(names)}: wait for it to end, or "
-                "pass other --db-prefix and --redis values (and expect both runs' numbers to "
-                "suffer: they share the CPUs)"
+                "pass other --db-prefix, --redis and --cache values (and expect both runs' numbers "
+                "to suffer: they share the CPUs)"
             )
         yield  # the lock goes with the connection
 
 
 def bench(run: Run, processes: Processes) -> int:
-    with exclusive(run.args.postgres, [*run.databases.values(), run.args.redis]):
+    with exclusive(run.args.postgres, [*run.databases.values(), run.args.redis, run.args.cache]):
         try:
             return bench_exclusively(run, processes)
         finally:
@@ -1397,6 +1403,7 @@ def bench_exclusively(run: Run, processes: Processes) -> int:
 
     recreate_databases(args.postgres, list(run.databases.values()))
     redis.Redis.from_url(args.redis).flushdb()
+    redis.Redis.from_url(args.cache).flushdb()
 
     print("(a) the bare DRF floor ...", file=sys.stderr, flush=True)
     run.note_load("floor")

@@ -9,6 +9,7 @@ no second settings module. Every variable is listed in docs/configuration.md.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from config.env import Environment
 from observability.logging import configure_structlog, logging_config
@@ -177,6 +178,35 @@ BREAKER_RESET_TIMEOUT = env.number("BREAKER_RESET_TIMEOUT", 15.0, minimum=0.01)
 # Shared state: the circuit breaker and the Celery broker. Unset: process-local state and a
 # filesystem broker under var/celery.
 REDIS_URL = env.optional_string("REDIS_URL")
+# The cache holds the API's throttle histories and the supplier's last good quotes. Unset, each
+# process has its own (a client gets the throttle's rate once per web process). It must be a
+# Redis database of its own: clearing a Redis cache flushes its whole database.
+CACHE_URL = env.optional_string("CACHE_URL")
+
+
+def _redis_database(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.netloc.rpartition("@")[2], parts.path.strip("/") or "0"
+
+
+if CACHE_URL and _redis_database(CACHE_URL) in {
+    _redis_database(url) for url in (REDIS_URL, env.optional_string("CELERY_BROKER_URL")) if url
+}:
+    env.errors.append(
+        "CACHE_URL must name another Redis database than REDIS_URL and CELERY_BROKER_URL: "
+        "clearing the cache would flush the broker's queues and the breaker's state"
+    )
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "monolithos",
+        }
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 
 # Celery (docs/adr/0008-celery-settings.md explains each choice).
 CELERY_BROKER_URL = env.optional_string("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
@@ -283,7 +313,7 @@ if NOTIFICATION_RETENTION_DAYS <= OUTBOX_RETENTION_DAYS:
 LOST_TASK_GRACE_MINUTES = env.integer("LOST_TASK_GRACE_MINUTES", 15, minimum=1)
 
 # The logistics API (logistics/api/, under /api/v1/): JSON only, token or session users,
-# throttled per user and per anonymous client through the default cache.
+# throttled per user and per anonymous client through the default cache (CACHE_URL).
 API_THROTTLE_USER = env.string("API_THROTTLE_USER", "600/minute")
 API_THROTTLE_ANON = env.string("API_THROTTLE_ANON", "60/minute")
 for _name, _rate in (

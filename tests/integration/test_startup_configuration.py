@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION = {
     "DJANGO_ENV": "production",
@@ -80,3 +82,28 @@ def test_a_mail_record_kept_shorter_than_the_outbox_messages_stops_start_up():
 
     assert result.returncode == 1
     assert "NOTIFICATION_RETENTION_DAYS must be more than OUTBOX_RETENTION_DAYS" in result.stderr
+
+
+def test_a_cache_in_the_brokers_redis_database_stops_start_up():
+    result = manage(
+        "check", REDIS_URL="redis://127.0.0.1:6379/0", CACHE_URL="redis://127.0.0.1:6379"
+    )
+
+    assert result.returncode == 1
+    assert "CACHE_URL must name another Redis database than REDIS_URL" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("cache_url", "backend"),
+    [("", "LocMemCache"), ("redis://127.0.0.1:6379/3", "RedisCache")],
+)
+def test_the_cache_is_shared_through_redis_when_cache_url_is_set(cache_url, backend):
+    result = manage(
+        "shell",
+        "-c",
+        "from django.core.cache import caches; print(type(caches['default']).__name__)",
+        CACHE_URL=cache_url,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == backend
