@@ -180,7 +180,8 @@ BREAKER_RESET_TIMEOUT = env.number("BREAKER_RESET_TIMEOUT", 15.0, minimum=0.01)
 REDIS_URL = env.optional_string("REDIS_URL")
 # The cache holds the API's throttle histories and the supplier's last good quotes. Unset, each
 # process has its own (a client gets the throttle's rate once per web process). It must be a
-# Redis database of its own: clearing a Redis cache flushes its whole database.
+# Redis database of its own: clearing a Redis cache flushes its whole database. It fails open
+# (config/cache.py): while Redis is unreachable, requests go unthrottled rather than fail.
 CACHE_URL = env.optional_string("CACHE_URL")
 
 
@@ -199,7 +200,7 @@ if CACHE_URL and _redis_database(CACHE_URL) in {
 CACHES = {
     "default": (
         {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.FailOpenRedisCache",
             "LOCATION": CACHE_URL,
             "KEY_PREFIX": "monolithos",
         }

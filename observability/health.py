@@ -4,6 +4,7 @@
 the database would restart every pod whenever the database wobbled. ``/readyz`` runs every
 registered readiness check and answers 503 naming each one that failed: every database alias
 and the Celery broker, plus what other capabilities register (the supplier breaker's state).
+The cache's state is shown, never failed on: it fails open.
 """
 
 from __future__ import annotations
@@ -51,9 +52,27 @@ def broker_check() -> str | None:
     return None
 
 
+def cache_check() -> str:
+    """Reported, never failed on: the cache fails open (config/cache.py)."""
+    import redis
+
+    if not settings.CACHE_URL:
+        return "in process memory (CACHE_URL unset)"
+    client = redis.Redis.from_url(
+        settings.CACHE_URL, socket_connect_timeout=0.5, socket_timeout=0.5
+    )
+    try:
+        client.ping()
+    except (redis.ConnectionError, redis.TimeoutError) as error:
+        return f"Redis unreachable ({type(error).__name__}): no throttling, no quote cache"
+    finally:
+        client.close()
+    return "Redis"
+
+
 def readiness_checks() -> dict[str, ReadinessCheck]:
     database_checks = {f"database:{alias}": database_check(alias) for alias in settings.DATABASES}
-    return {**database_checks, "broker": broker_check, **_checks}
+    return {**database_checks, "broker": broker_check, "cache": cache_check, **_checks}
 
 
 def run_readiness_checks() -> dict[str, dict[str, object]]:

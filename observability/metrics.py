@@ -32,6 +32,11 @@ ORDERS_FAILED = Counter(
     "Orders not placed: rejected (invalid input) or error (the system failed).",
     ["side", "reason"],
 )
+CACHE_UNAVAILABLE = Counter(
+    "monolithos_cache_unavailable",
+    "Cache operations that failed open because Redis (CACHE_URL) could not be reached.",
+    ["operation"],
+)
 ORDER_REQUEST_WAIT_SECONDS = Histogram(
     "monolithos_order_request_wait_seconds",
     "From an order request's acceptance (202) to its placement or rejection by the intake worker.",

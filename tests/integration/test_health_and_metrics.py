@@ -34,10 +34,11 @@ def test_healthz_answers_without_touching_any_dependency(client):
 
 
 @pytest.mark.django_db(databases=["default", "logistics"])
-def test_readyz_checks_both_database_aliases(client):
+def test_readyz_checks_both_database_aliases(client, settings):
     response = client.get("/readyz")
 
     assert response.status_code == 200
+    cache = "Redis" if settings.CACHE_URL else "in process memory (CACHE_URL unset)"
     assert response.json() == {
         "status": "ok",
         "failed": [],
@@ -45,6 +46,7 @@ def test_readyz_checks_both_database_aliases(client):
             "database:default": {"ok": True},
             "database:logistics": {"ok": True},
             "broker": {"ok": True},
+            "cache": {"ok": True, "detail": cache},
             "supplier_breaker": {"ok": True, "detail": "breaker closed"},
         },
     }
@@ -56,6 +58,13 @@ def test_readyz_answers_503_naming_an_unreachable_broker():
     status, body = result
     assert status == "503"
     assert '"failed": ["broker"]' in body
+
+
+def test_readyz_shows_an_unreachable_cache_and_stays_ready():
+    status, body = readyz_in_a_process(CACHE_URL="redis://127.0.0.1:9/0")
+
+    assert status == "200"
+    assert '"cache": {"ok": true, "detail": "Redis unreachable (ConnectionError)' in body
 
 
 def readyz_in_a_process(**variables: str) -> tuple[str, str]:

@@ -95,7 +95,7 @@ def test_a_cache_in_the_brokers_redis_database_stops_start_up():
 
 @pytest.mark.parametrize(
     ("cache_url", "backend"),
-    [("", "LocMemCache"), ("redis://127.0.0.1:6379/3", "RedisCache")],
+    [("", "LocMemCache"), ("redis://127.0.0.1:6379/3", "FailOpenRedisCache")],
 )
 def test_the_cache_is_shared_through_redis_when_cache_url_is_set(cache_url, backend):
     result = manage(

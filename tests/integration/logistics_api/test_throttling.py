@@ -67,3 +67,30 @@ def test_anonymous_reads_of_the_public_schema_are_throttled_too(api: APIClient) 
     url = reverse("api_schema")
 
     assert [api.get(url).status_code for _ in range(2)] == [200, 429]
+
+
+@pytest.mark.usefixtures("tiny_rates")
+def test_an_unreachable_cache_lets_requests_through_unthrottled(
+    client_as: ClientAs, customer: User, settings: Any
+) -> None:
+    from prometheus_client import REGISTRY
+
+    def failures(operation: str) -> float:
+        labels = {"operation": operation}
+        return REGISTRY.get_sample_value("monolithos_cache_unavailable_total", labels) or 0.0
+
+    # CACHE_URL's backend, pointed at a port where no Redis listens.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "config.cache.FailOpenRedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",
+        }
+    }
+    before = failures("get"), failures("set")
+    client = client_as(customer)
+    url = reverse("logistics_api:shipment_list")
+
+    statuses = [client.get(url).status_code for _ in range(3)]
+
+    assert statuses == [200, 200, 200]  # over the rate of 2/minute, but not a 500 either
+    assert (failures("get") - before[0], failures("set") - before[1]) == (3, 3)

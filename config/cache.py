@@ -1,0 +1,95 @@
+"""The shared cache of CACHE_URL: Django's Redis cache, failing open.
+
+The cache holds what may be lost: the API's throttle histories and the supplier's last good
+quotes. A Redis outage must not turn every API request into a 500 (the throttle reads the cache
+before the view runs), so while Redis cannot be reached a read is a miss and a write is
+dropped: requests go unthrottled and quotes uncached until it is back. Each such failure is
+counted (``monolithos_cache_unavailable_total``) and logged at most every
+``WARNING_INTERVAL_SECONDS`` per process; ``/readyz`` shows the cache's state without failing
+on it (``observability.health.cache_check``). Short socket timeouts keep a hung Redis from
+holding requests.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from observability.metrics import CACHE_UNAVAILABLE
+
+logger = structlog.get_logger(__name__)
+
+SOCKET_TIMEOUT_SECONDS = 0.25
+WARNING_INTERVAL_SECONDS = 10.0
+UNREACHABLE = (RedisConnectionError, RedisTimeoutError)
+
+_last_warning = 0.0
+_warning_lock = threading.Lock()
+
+
+def _failed_open(operation: str, error: Exception) -> None:
+    global _last_warning
+    CACHE_UNAVAILABLE.labels(operation=operation).inc()
+    with _warning_lock:
+        now = time.monotonic()
+        if now - _last_warning < WARNING_INTERVAL_SECONDS:
+            return
+        _last_warning = now
+    logger.warning("cache_unavailable", operation=operation, error=repr(error))
+
+
+def _failing_open(
+    operation: str, method: Callable[..., Any], fallback: Callable[..., Any]
+) -> Callable[..., Any]:
+    """``method`` of the Redis client, answering ``fallback(*args)`` while Redis is unreachable."""
+
+    @functools.wraps(method)
+    def call(self: RedisCacheClient, *args: Any) -> Any:
+        try:
+            return method(self, *args)
+        except UNREACHABLE as error:
+            _failed_open(operation, error)
+            return fallback(*args)
+
+    return call
+
+
+def _nothing(*args: Any) -> None:
+    return None
+
+
+def _no(*args: Any) -> bool:
+    return False
+
+
+class FailOpenRedisCacheClient(RedisCacheClient):
+    """Django's Redis client: while Redis is unreachable a read misses and a write does nothing."""
+
+    get = _failing_open("get", RedisCacheClient.get, lambda key, default: default)
+    get_many = _failing_open("get", RedisCacheClient.get_many, lambda keys: {})
+    has_key = _failing_open("get", RedisCacheClient.has_key, _no)
+    set = _failing_open("set", RedisCacheClient.set, _nothing)
+    add = _failing_open("set", RedisCacheClient.add, _no)
+    set_many = _failing_open("set", RedisCacheClient.set_many, _nothing)
+    touch = _failing_open("set", RedisCacheClient.touch, _no)
+    delete = _failing_open("delete", RedisCacheClient.delete, _no)
+    delete_many = _failing_open("delete", RedisCacheClient.delete_many, _nothing)
+
+
+class FailOpenRedisCache(RedisCache):
+    """CACHES' backend when CACHE_URL is set: see the module's docstring."""
+
+    def __init__(self, server: str, params: dict[str, Any]) -> None:
+        options = params.setdefault("OPTIONS", {})
+        options.setdefault("socket_connect_timeout", SOCKET_TIMEOUT_SECONDS)
+        options.setdefault("socket_timeout", SOCKET_TIMEOUT_SECONDS)
+        super().__init__(server, params)
+        self._class = FailOpenRedisCacheClient
