@@ -434,6 +434,30 @@ def worker_spec(raw: str) -> WorkerSpec:
     return WorkerSpec(names, count, pool or "prefork")
 
 
+def add_server_arguments(
+    parser: argparse.ArgumentParser, *, db_prefix: str, broker_db: int, cache_db: int
+) -> None:
+    """Where a benchmark creates its databases: PostgreSQL, and two Redis databases it flushes."""
+    parser.add_argument(
+        "--postgres",
+        default="postgres://postgres@127.0.0.1:5432",
+        help="PostgreSQL server URL, no database name (postgres://postgres@127.0.0.1:5432)",
+    )
+    parser.add_argument(
+        "--db-prefix", default=db_prefix, help=f"databases created and dropped ({db_prefix})"
+    )
+    parser.add_argument(
+        "--redis",
+        default=f"redis://127.0.0.1:6379/{broker_db}",
+        help="dedicated Redis database for the broker, flushed",
+    )
+    parser.add_argument(
+        "--cache",
+        default=f"redis://127.0.0.1:6379/{cache_db}",
+        help="dedicated Redis database for the cache (CACHE_URL: throttles, quotes), flushed",
+    )
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="bench/herd.py",
@@ -496,22 +520,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--keep", action="store_true", help="leave the databases and the run directory"
     )
-    parser.add_argument(
-        "--postgres",
-        default="postgres://postgres@127.0.0.1:5432",
-        help="PostgreSQL server URL, no database name (postgres://postgres@127.0.0.1:5432)",
-    )
-    parser.add_argument(
-        "--db-prefix", default="monolithos_herd", help="databases created and dropped (prefix)"
-    )
-    parser.add_argument(
-        "--redis", default="redis://127.0.0.1:6379/12", help="dedicated Redis database, flushed"
-    )
-    parser.add_argument(
-        "--cache",
-        default="redis://127.0.0.1:6379/14",
-        help="dedicated Redis database for the cache (CACHE_URL: throttles, quotes), flushed",
-    )
+    add_server_arguments(parser, db_prefix="monolithos_herd", broker_db=12, cache_db=14)
     args = parser.parse_args(argv)
     args.worker = args.worker or [worker_spec(raw) for raw in DEFAULT_WORKERS]
     consumed = {queue for spec in args.worker for queue in spec.queues}
@@ -1373,11 +1382,11 @@ def exclusive(server_url: str, names: Sequence[str]) -> Iterator[None]:
 
     with psycopg.connect(f"{server_url}/postgres", autocommit=True) as connection:
         row = connection.execute(
-            "SELECT pg_try_advisory_lock(hashtext(%s))", ["bench/herd.py " + " ".join(names)]
+            "SELECT pg_try_advisory_lock(hashtext(%s))", ["bench " + " ".join(names)]
         ).fetchone()
         if not (row and row[0]):
             raise RunFailed(
-                f"another bench/herd.py run is using {', '.join(names)}: wait for it to end, or "
+                f"another benchmark run is using {', '.join(names)}: wait for it to end, or "
                 "pass other --db-prefix, --redis and --cache values (and expect both runs' numbers "
                 "to suffer: they share the CPUs)"
             )

@@ -49,8 +49,10 @@ from bench.herd import (  # noqa: E402  (the project's root on the path first)
     SYSTEM_SETTINGS,
     Processes,
     RunFailed,
+    add_server_arguments,
     answers,
     cpu_seconds,
+    exclusive,
     fire,
     free_port,
     group_members,
@@ -100,22 +102,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("-n", "--requests", type=int, default=1000, help="fired at once (1000)")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each variant (3)")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers (2)")
-    parser.add_argument(
-        "--postgres",
-        default="postgres://postgres@127.0.0.1:5432",
-        help="PostgreSQL server URL, no database name",
-    )
-    parser.add_argument(
-        "--db-prefix", default="monolithos_intake_cost", help="databases created and dropped"
-    )
-    parser.add_argument(
-        "--redis", default="redis://127.0.0.1:6379/13", help="dedicated Redis database, flushed"
-    )
-    parser.add_argument(
-        "--cache",
-        default="redis://127.0.0.1:6379/15",
-        help="dedicated Redis database for the cache (CACHE_URL: the throttle), flushed",
-    )
+    add_server_arguments(parser, db_prefix="monolithos_intake_cost", broker_db=13, cache_db=15)
     args = parser.parse_args(argv)
     if args.requests < 1 or args.rounds < 1 or args.web_workers < 1:
         parser.error("-n, --rounds and --web-workers must be at least 1")
@@ -223,30 +210,36 @@ def report(args: argparse.Namespace, samples: dict[Variant, list[Sample]]) -> No
 
 def bench(args: argparse.Namespace, directory: Path, processes: Processes) -> None:
     names = [args.db_prefix, f"{args.db_prefix}_logistics", f"{args.db_prefix}_floor"]
-    recreate_databases(args.postgres, names)
-    try:
-        system = environment(args, directory, VARIANTS[1], 0)
-        floor = environment(args, directory, VARIANTS[0], 0)
-        manage(system, "migrate", "--database", "default", "--no-input")
-        manage(system, "migrate", "--database", "logistics", "--no-input")
-        manage(system, "seed_demo")
-        manage(floor, "migrate", "--database", "default", "--no-input")
-        os.environ.update(system)
-        import django
+    # A second run on the same databases refuses to start instead of dropping them.
+    with exclusive(args.postgres, [*names, args.redis, args.cache]):
+        recreate_databases(args.postgres, names)
+        try:
+            measure_all(args, directory, processes)
+        finally:
+            processes.stop()
+            recreate_databases(args.postgres, names, create=False)
 
-        django.setup()
-        # Nothing places an order here (no worker), so the stock never runs out.
-        token = setup_system_data(args.requests, [SKU])
-        samples: dict[Variant, list[Sample]] = {variant: [] for variant in VARIANTS}
-        for round_number in range(1, args.rounds + 1):
-            for variant in VARIANTS:
-                print(f"round {round_number}: {variant.label} ...", file=sys.stderr, flush=True)
-                samples[variant].append(measure(args, directory, variant, token, processes))
-                time.sleep(1)
-        report(args, samples)
-    finally:
-        processes.stop()
-        recreate_databases(args.postgres, names, create=False)
+
+def measure_all(args: argparse.Namespace, directory: Path, processes: Processes) -> None:
+    system = environment(args, directory, VARIANTS[1], 0)
+    floor = environment(args, directory, VARIANTS[0], 0)
+    manage(system, "migrate", "--database", "default", "--no-input")
+    manage(system, "migrate", "--database", "logistics", "--no-input")
+    manage(system, "seed_demo")
+    manage(floor, "migrate", "--database", "default", "--no-input")
+    os.environ.update(system)
+    import django
+
+    django.setup()
+    # Nothing places an order here (no worker), so the stock never runs out.
+    token = setup_system_data(args.requests, [SKU])
+    samples: dict[Variant, list[Sample]] = {variant: [] for variant in VARIANTS}
+    for round_number in range(1, args.rounds + 1):
+        for variant in VARIANTS:
+            print(f"round {round_number}: {variant.label} ...", file=sys.stderr, flush=True)
+            samples[variant].append(measure(args, directory, variant, token, processes))
+            time.sleep(1)
+    report(args, samples)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

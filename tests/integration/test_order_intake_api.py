@@ -213,13 +213,19 @@ def test_placing_is_idempotent(api, box):
     assert box.stock == 8
 
 
-def test_a_request_the_stock_no_longer_covers_is_rejected_with_field_errors(api, box):
+def six_boxes_twice(api: APIClient) -> tuple[Any, Any]:
+    """Two requests for 6 of the 10 boxes: both accepted, only the first can be placed."""
     first = api.post(URL, order_body(lines=[{"sku": "BOX-S", "quantity": 6}]), format="json")
     second = api.post(
         URL,
         order_body(customer_email="grace@example.com", lines=[{"sku": "BOX-S", "quantity": 6}]),
         format="json",
     )
+    return first, second
+
+
+def test_a_request_the_stock_no_longer_covers_is_rejected_with_field_errors(api, box):
+    first, second = six_boxes_twice(api)
     place(first)
 
     rejected = place(second)
@@ -237,12 +243,7 @@ def test_a_request_the_stock_no_longer_covers_is_rejected_with_field_errors(api,
 def test_a_rejected_request_mails_its_customer_why_once(api, box):
     from notifications.rendering import render_mail
 
-    first = api.post(URL, order_body(lines=[{"sku": "BOX-S", "quantity": 6}]), format="json")
-    second = api.post(
-        URL,
-        order_body(customer_email="grace@example.com", lines=[{"sku": "BOX-S", "quantity": 6}]),
-        format="json",
-    )
+    first, second = six_boxes_twice(api)
     place(first)
     rejected = place(second)
 
