@@ -28,6 +28,7 @@ from tests.system.conftest import (
     purge_queues,
     query,
     start_system,
+    stop,
     wait_for,
 )
 
@@ -207,8 +208,7 @@ def test_a_worker_killed_mid_invoice_is_replaced_and_the_invoice_rendered_once(
                 describe=lambda: (state(system, order["number"]), log.read_text()[-3000:]),
             )
         finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
+            stop(process)
 
     starts = sorted(path.name for path in markers.iterdir())
     assert len(starts) == 2 and all(name.startswith(f"render-{invoice}-") for name in starts)
