@@ -152,6 +152,11 @@ else:
 DEFAULT_FROM_EMAIL = env.string("DEFAULT_FROM_EMAIL", "orders@monolithos.example")
 SALES_TEAM_EMAIL = env.string("SALES_TEAM_EMAIL", "sales@monolithos.example")
 
+# Told of every committed shipment change (logistics.contracts.ShipmentListener), by dotted path,
+# so that the logistics context imports none of them: the legacy order's shipping columns follow
+# the shipment from the process that changed it.
+LOGISTICS_SHIPMENT_LISTENERS = ["monolithos.shipping_columns.LegacyShippingColumns"]
+
 # The Supplier Protocol API (supplier_sim on embedded defaults).
 SUPPLIER_API_URL = env.url("SUPPLIER_API_URL", "http://127.0.0.1:8090")
 # Resilience of supplier calls (docs/runbook.md, "The supplier is down", lists them all).

@@ -7,18 +7,45 @@ here is the boundary's: a command that parses is one the domain can accept.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from logistics.domain import Shipment, ShipmentStatus
 
+
+@dataclass(frozen=True)
+class ShipmentLimits:
+    """The largest shipment the context accepts: one set, which order intake validates against.
+
+    An order that passes its intake's checks always makes a valid ``CreateShipment``, so no
+    order is ever accepted that could not be shipped.
+    """
+
+    max_items: int = 100
+    max_quantity: int = 100_000
+    max_sku_length: int = 64
+    max_destination_length: int = 2000
+    max_email_length: int = 254
+
+
+SHIPMENT_LIMITS = ShipmentLimits()
+
 OrderRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-Sku = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Sku = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=SHIPMENT_LIMITS.max_sku_length
+    ),
+]
 Destination = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=SHIPMENT_LIMITS.max_destination_length
+    ),
 ]
 
 
@@ -28,7 +55,7 @@ class _Contract(BaseModel):
 
 class ItemIn(_Contract):
     sku: Sku
-    quantity: int = Field(ge=1, le=1_000_000)
+    quantity: int = Field(ge=1, le=SHIPMENT_LIMITS.max_quantity)
 
 
 # The Celery task that receives a CreateShipment (as JSON, keyword ``shipment``) from another
@@ -39,9 +66,9 @@ CREATE_SHIPMENT_TASK = "logistics.tasks.create_shipment"
 class CreateShipment(_Contract):
     order_ref: OrderRef
     destination: Destination
-    items: list[ItemIn] = Field(min_length=1, max_length=500)
+    items: list[ItemIn] = Field(min_length=1, max_length=SHIPMENT_LIMITS.max_items)
     owner_id: int | None = None
-    contact_email: str | None = Field(default=None, max_length=254)
+    contact_email: str | None = Field(default=None, max_length=SHIPMENT_LIMITS.max_email_length)
 
 
 class LegacyShipment(CreateShipment):
@@ -66,6 +93,8 @@ class ShipmentView(_Contract):
     destination: str
     items: list[ItemOut]
     status: ShipmentStatus
+    version: int
+    """Grows by one with every change of the shipment: a listener applies changes in order."""
     owner_id: int | None
     supplier_reference: str | None
     tracking_number: str | None
@@ -86,6 +115,7 @@ class ShipmentView(_Contract):
             destination=shipment.destination,
             items=[ItemOut(sku=item.sku, quantity=item.quantity) for item in shipment.items],
             status=shipment.status,
+            version=shipment.version,
             owner_id=shipment.owner_id,
             supplier_reference=shipment.supplier_reference,
             tracking_number=shipment.tracking_number,
@@ -98,6 +128,15 @@ class ShipmentView(_Contract):
             created_at=shipment.created_at,
             updated_at=shipment.updated_at or shipment.created_at,
         )
+
+
+class ShipmentListener(Protocol):
+    """Told of every committed change of a shipment, after its commit (``ShipmentView.version``
+    orders them). Another context keeps its own copy of shipping data in step this way; it must
+    be idempotent and ignore a version older than one it applied. Listeners are named in the
+    ``LOGISTICS_SHIPMENT_LISTENERS`` setting, so the logistics context imports none of them."""
+
+    def shipment_changed(self, shipment: ShipmentView) -> None: ...
 
 
 class DispatchOutcome(_Contract):

@@ -86,6 +86,8 @@ class Shipment:
     created_at: datetime
     id: uuid.UUID = field(default_factory=uuid.uuid4)
     status: ShipmentStatus = ShipmentStatus.PENDING
+    version: int = 1
+    """The stored row's version: a save succeeds only over the version it was loaded at."""
     owner_id: int | None = None
     contact_email: str | None = None
     supplier_reference: str | None = None

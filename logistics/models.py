@@ -24,6 +24,8 @@ class ShipmentRecord(models.Model):
         choices=[(status.value, status.name.title()) for status in ShipmentStatus],
         default=ShipmentStatus.PENDING.value,
     )
+    # Optimistic concurrency: every write is conditional on the version it read, and bumps it.
+    version = models.PositiveIntegerField(default=1)
     owner_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     contact_email = models.EmailField(blank=True, default="")
     supplier_reference = models.CharField(max_length=64, blank=True, default="")

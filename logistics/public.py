@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from logistics.contracts import (
     CREATE_SHIPMENT_TASK,
+    SHIPMENT_LIMITS,
     CreateShipment,
     DispatchOutcome,
     ImportReport,
     ItemIn,
     LegacyShipment,
     QuoteView,
+    ShipmentLimits,
+    ShipmentListener,
     ShipmentView,
     SweepReport,
     TrackingView,
@@ -30,6 +33,7 @@ from logistics.wiring import build_logistics_service
 
 __all__ = [
     "CREATE_SHIPMENT_TASK",
+    "SHIPMENT_LIMITS",
     "CreateShipment",
     "DispatchOutcome",
     "IllegalTransition",
@@ -40,6 +44,8 @@ __all__ = [
     "LogisticsError",
     "LogisticsService",
     "QuoteView",
+    "ShipmentLimits",
+    "ShipmentListener",
     "ShipmentNotFound",
     "ShipmentStatus",
     "ShipmentView",

@@ -40,6 +40,15 @@ class Order(models.Model):
 
     number = models.CharField(max_length=20, unique=True, null=True, blank=True)
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
+    # Who placed it: the authenticated caller of the v1 API, the customer's own user on the
+    # unauthenticated shop path. The shipment's owner; the customer's email is contact data.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     status = models.CharField(max_length=20, choices=STATUS_CHOICES, default="placed")
     discount_code = models.CharField(max_length=32, blank=True, default="")
     subtotal = models.DecimalField(max_digits=12, decimal_places=2, default=0)
@@ -59,9 +68,15 @@ class Order(models.Model):
     tracking_number = models.CharField(max_length=64, blank=True, default="")
     supplier_reference = models.CharField(max_length=64, blank=True, default="")
     dispatched_at = models.DateTimeField(null=True, blank=True)
+    # The version of the shipment these columns were last copied from: an older change that
+    # arrives late is ignored (monolithos.shipping_columns).
+    shipping_version = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["-id"]
+        permissions = [
+            ("place_order_for_any_customer", "Can place orders for any customer through the API")
+        ]
 
     def __str__(self):
         return self.number or f"order #{self.pk}"
