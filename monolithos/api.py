@@ -2,7 +2,7 @@
 
 Accept first, place later (docs/adr/0011): a valid order is accepted as one committed row, an
 order request, and answered 202 with where to follow it; the intake worker places the order
-(``OrderManager.accept_order``) and the shipment, the invoice PDF and the mails follow from the
+(``monolithos.placement.accept``) and the shipment, the invoice PDF and the mails follow from the
 other workers. ``GET /api/v1/orders/requests/<id>/`` says what became of a request: received,
 placed (with the order and its links) or rejected (with field errors, like a 400's). Invalid
 input answers 400 with field errors and writes nothing. The legacy JSON endpoint
@@ -29,7 +29,10 @@ from rest_framework.views import APIView
 
 from monolithos import intake
 from monolithos.models import Order, OrderRequest
-from monolithos.order_manager import OrderError
+from monolithos.placement import LIMITS, OrderError, check_customer
+
+# Who may place orders for any customer; anyone else orders for its own account's email.
+PLACE_FOR_ANY_CUSTOMER = "monolithos.place_order_for_any_customer"
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 # How long a client should wait before asking again about a request still received.
@@ -37,8 +40,8 @@ RETRY_AFTER_SECONDS = 1
 
 
 class OrderLineInput(serializers.Serializer[Any]):
-    sku = serializers.CharField(max_length=64)
-    quantity = serializers.IntegerField(min_value=1, max_value=100_000)
+    sku = serializers.CharField(max_length=LIMITS.max_sku_length)
+    quantity = serializers.IntegerField(min_value=1, max_value=LIMITS.max_quantity)
 
 
 class OrderLinksSerializer(serializers.Serializer[Any]):
@@ -101,13 +104,23 @@ def follow(request: OrderRequest, *, status: int, headers: dict[str, str]) -> Re
 
 class OrderAcceptApi(APIView):
     class InputSerializer(serializers.Serializer[Any]):
-        customer_name = serializers.CharField(max_length=200)
-        customer_email = serializers.EmailField(max_length=254)
-        shipping_address = serializers.CharField(max_length=2000)
-        discount_code = serializers.CharField(
-            max_length=32, required=False, allow_blank=True, default=""
+        # The limits are the placement contract's (monolithos.placement.LIMITS), which the
+        # shipment's contract also accepts.
+        customer_name = serializers.CharField(max_length=LIMITS.max_name_length)
+        customer_email = serializers.EmailField(
+            max_length=LIMITS.max_email_length,
+            help_text="Your account's email, unless you may place orders for any customer.",
         )
-        lines = serializers.ListField(child=OrderLineInput(), allow_empty=False, max_length=100)
+        shipping_address = serializers.CharField(max_length=LIMITS.max_address_length)
+        discount_code = serializers.CharField(
+            max_length=LIMITS.max_discount_code_length,
+            required=False,
+            allow_blank=True,
+            default="",
+        )
+        lines = serializers.ListField(
+            child=OrderLineInput(), allow_empty=False, max_length=LIMITS.max_lines
+        )
 
     @extend_schema(
         operation_id="order_accept",
@@ -141,9 +154,15 @@ class OrderAcceptApi(APIView):
             raise ValidationError(
                 {IDEMPOTENCY_HEADER: [f"must be 1 to {intake.MAX_KEY_LENGTH} characters"]}
             )
-        assert request.user.pk is not None  # the API admits authenticated users only
+        user = request.user
+        assert user.pk is not None  # the API admits authenticated users only
         try:
-            received = intake.receive(owner_id=request.user.pk, key=key, payload=payload)
+            check_customer(
+                customer_email=payload["customer_email"],
+                caller_email=getattr(user, "email", ""),
+                for_anyone=user.is_staff or user.has_perm(PLACE_FOR_ANY_CUSTOMER),
+            )
+            received = intake.receive(owner_id=user.pk, key=key, payload=payload)
         except OrderError as error:
             raise ValidationError({error.field: [str(error)]}) from error
         headers = {"Location": reverse("orders_api:order_request", args=[received.request.pk])}

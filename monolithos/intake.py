@@ -2,12 +2,12 @@
 
 ``receive`` is all the request does once its input is valid: one INSERT of the order request,
 committed at once, and one broker message to the intake worker. ``place`` is the worker's half:
-it places the order through ``OrderManager.accept_order`` (order, lines, invoice, outbox
-messages, mails and stock in one transaction) and records the outcome on the request, in that
-same transaction, so a request is placed once or not at all; a rejected request mails the
-customer why, in that transaction too. The request's row is its own outbox: a message lost
-between the commit and the broker, or from the broker afterwards, is enqueued again by
-``monolithos.tasks.sweep_order_requests`` (``waiting_too_long``).
+it places the order through ``monolithos.placement.accept`` (order, lines, invoice, outbox
+messages, mails and stock in one transaction; the order is owned by the request's caller) and
+records the outcome on the request, in that same transaction, so a request is placed once or not
+at all; a rejected request mails the customer why, in that transaction too. The request's row is
+its own outbox: a message lost between the commit and the broker, or from the broker afterwards,
+is enqueued again by ``monolithos.tasks.sweep_order_requests`` (``waiting_too_long``).
 
 The row is also the client's Idempotency-Key (after the IETF Idempotency-Key draft and Stripe):
 the same key with the same body returns the first request, with a different body it is the
@@ -31,9 +31,11 @@ from django.utils import timezone
 from rest_framework import status
 from rest_framework.exceptions import APIException
 
+from monolithos import placement
 from monolithos.mailer import NotificationService
 from monolithos.models import OrderRequest
-from monolithos.order_manager import OrderError, OrderManager
+from monolithos.placement import OrderError
+from monolithos.repository import DatabaseRepo
 from notifications.public import NotificationService as QueuedNotifications
 from observability import trace
 from observability.metrics import ORDER_REQUEST_WAIT_SECONDS
@@ -59,13 +61,13 @@ class Received:
 def receive(*, owner_id: int, key: str | None, payload: dict[str, Any]) -> Received:
     """Record an order request and hand it to the intake worker, or replay the first one.
 
-    The payload is checked against the catalogue first (``OrderManager.validate``: unknown SKU
+    The payload is checked against the catalogue first (``placement.validate``: unknown SKU
     or discount code, stock on hand, read without a lock) and OrderError says what is wrong;
     the worker checks again, under the stock's lock. Raises KeyReused when ``key`` came with
     another body.
     """
     try:
-        OrderManager().validate(payload)
+        placement.validate(payload, repo=DatabaseRepo())
     except OrderError:
         # A retry whose first request was accepted replays it, even if the stock is gone since.
         first = _first_with(owner_id, key, payload)
@@ -118,7 +120,6 @@ def place(request_id: int) -> OrderRequest | None:
     Idempotent: the request's row is locked, and one already processed is returned as it is.
     """
     mails = NotificationService(QueuedNotifications())
-    manager = OrderManager(notifications=mails)
     with transaction.atomic():
         request = OrderRequest.objects.select_for_update().filter(pk=request_id).first()
         if request is None or request.status != OrderRequest.RECEIVED:
@@ -126,7 +127,9 @@ def place(request_id: int) -> OrderRequest | None:
         try:
             # Under the trace id of the request that accepted it, however the message came.
             with trace.bound_trace_id(request.trace_id or None), transaction.atomic():
-                request.order = manager.accept_order(request.payload)
+                request.order = placement.accept(
+                    request.payload, owner_id=request.owner_id, repo=DatabaseRepo(), mails=mails
+                )
         except OrderError as error:
             # Valid when it arrived, not any more (the last units went to an earlier order).
             request.status = OrderRequest.REJECTED

@@ -33,6 +33,12 @@ class DatabaseRepo:
     def create_invoice(self, **fields):
         return Invoice.objects.create(**fields)
 
+    def mark_dispatch_failed(self, order):
+        """A dispatch that failed before the shipment could say so (its listener did not run)."""
+        Order.objects.filter(pk=order.pk, shipping_status="pending").update(
+            shipping_status="dispatch_failed"
+        )
+
     def lock_order(self, order_id):
         return Order.objects.select_for_update().get(pk=order_id)
 

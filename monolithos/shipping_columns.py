@@ -11,12 +11,18 @@ overwrites a later one, and applying the same change twice is a no-op.
 
 from __future__ import annotations
 
-import structlog
-
 from logistics.public import ShipmentStatus, ShipmentView
 from monolithos.models import Order
 
-logger = structlog.get_logger(__name__)
+COLUMNS = [
+    "status",
+    "shipping_status",
+    "tracking_number",
+    "supplier_reference",
+    "dispatched_at",
+    "shipping_version",
+]
+"""What a shipment's change may write on its order (``status``: a dispatch ships it)."""
 
 
 def legacy_shipping_status(shipment: ShipmentView) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from celery import current_app
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -32,9 +32,16 @@ def _fresh_throttle_history() -> None:
     cache.clear()
 
 
+def shop_account(username: str) -> User:
+    """A web shop's service account: it places orders for any customer."""
+    user = User.objects.create_user(username, password="not-used-here")
+    user.user_permissions.add(Permission.objects.get(codename="place_order_for_any_customer"))
+    return user
+
+
 @pytest.fixture
 def shop() -> User:
-    return User.objects.create_user("webshop", password="not-used-here")
+    return shop_account("webshop")
 
 
 @pytest.fixture
@@ -177,14 +184,14 @@ def test_the_client_follows_its_request_to_the_order_and_its_links(api, box):
 def test_a_request_is_visible_to_its_client_only(api, box):
     response = api.post(URL, order_body(), format="json")
     other = APIClient()
-    other.force_authenticate(User.objects.create_user("other-shop"))
+    other.force_authenticate(shop_account("other-shop"))
 
     assert other.get(response.json()["links"]["self"]).status_code == 404
     assert api.get("/api/v1/orders/requests/999999/").status_code == 404
     assert APIClient().get(response.json()["links"]["self"]).status_code == 401
 
 
-def test_the_shipment_hand_off_is_a_create_shipment_command(api, box):
+def test_the_shipment_hand_off_is_a_create_shipment_command_owned_by_the_caller(api, shop, box):
     number = place(api.post(URL, order_body(), format="json")).order.number
 
     message = OutboxMessage.objects.get(task="logistics.tasks.create_shipment")
@@ -194,7 +201,7 @@ def test_the_shipment_hand_off_is_a_create_shipment_command(api, box):
             "order_ref": number,
             "destination": "12 Analytical Row\nLondon",
             "items": [{"sku": "BOX-S", "quantity": 2}],
-            "owner_id": None,
+            "owner_id": shop.pk,
             "contact_email": "ada@example.com",
         }
     }
@@ -394,7 +401,7 @@ def test_a_rejected_request_stores_no_key_so_a_corrected_one_may_use_it(api, box
 
 def test_keys_belong_to_their_client(api, box):
     other = APIClient()
-    other.force_authenticate(User.objects.create_user("other-shop"))
+    other.force_authenticate(shop_account("other-shop"))
 
     first = post(api, "shared-key")
     second = post(other, "shared-key")

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from monolithos import placement
 from monolithos.models import Order, Product
 from monolithos.order_manager import OrderError, OrderManager
 from tests.factories import ProductFactory
@@ -42,18 +43,17 @@ def test_stock_taken_after_validation_rolls_the_whole_order_back(settings, monke
     settings.SUPPLIER_API_URL = "http://127.0.0.1:9"
     first = ProductFactory(sku="A", stock=5, price=Decimal("1.00"))
     second = ProductFactory(sku="B", stock=1, price=Decimal("1.00"))
-    manager = OrderManager()
-    validate = manager.validate
+    validate = placement.validate
 
-    def validate_then_lose_the_race(data):
-        clean = validate(data)
+    def validate_then_lose_the_race(data, *, repo):
+        clean = validate(data, repo=repo)
         Product.objects.filter(pk=second.pk).update(stock=0)
         return clean
 
-    monkeypatch.setattr(manager, "validate", validate_then_lose_the_race)
+    monkeypatch.setattr(placement, "validate", validate_then_lose_the_race)
 
     with pytest.raises(OrderError, match="insufficient stock for B"):
-        manager.place_order(payload(("A", 2), ("B", 1)))
+        OrderManager().place_order(payload(("A", 2), ("B", 1)))
 
     assert Order.objects.count() == 0
     first.refresh_from_db()

@@ -231,13 +231,18 @@ def test_messages_whose_relay_died_are_delivered_by_the_sweep_and_a_second_deliv
         system,
         """
 from unittest import mock
+from django.contrib.auth import get_user_model
+from monolithos import placement
 from monolithos.mailer import NotificationService
-from monolithos.order_manager import OrderManager
+from monolithos.repository import DatabaseRepo
 from notifications.public import NotificationService as QueuedNotifications
+caller = get_user_model().objects.get_or_create(username="relay")[0]
 with mock.patch("outbox.messages._Relay.__call__", lambda relay: None):
-    order = OrderManager(notifications=NotificationService(QueuedNotifications())).accept_order(
+    order = placement.accept(
         {"customer_name": "Lost Relay", "customer_email": "relay@example.com",
-         "shipping_address": "1 Crash Court", "lines": [{"sku": "BOX-S", "quantity": 1}]}
+         "shipping_address": "1 Crash Court", "lines": [{"sku": "BOX-S", "quantity": 1}]},
+        owner_id=caller.pk, repo=DatabaseRepo(),
+        mails=NotificationService(QueuedNotifications()),
     )
 result = order.number
 """,

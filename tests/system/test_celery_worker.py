@@ -110,6 +110,14 @@ def test_the_worker_dispatches_a_deferred_shipment_under_the_callers_trace_id(
         if call["headers"].get("x-request-id") == TRACE_ID
     ]
     assert dispatch["path"] == "/v1/dispatches"
-    # The legacy columns catch up on the next read of the order.
+    # The legacy columns followed the shipment from the worker that dispatched it: nobody had to
+    # read the order's tracking first.
+    columns = query(
+        system,
+        "from monolithos.models import Order\n"
+        f"order = Order.objects.get(number={order['number']!r})\n"
+        "result = [order.status, order.shipping_status, bool(order.tracking_number)]",
+    )
+    assert columns == ["shipped", "dispatched", True]
     status, body = http(f"{system.web}/api/orders/{order['id']}/track/")
     assert (status, json.loads(body)["shipping_status"]) == (200, "dispatched")
