@@ -16,6 +16,7 @@ from logistics.models import ShipmentRecord
 from logistics.public import build_logistics_service
 from monolithos.backfill import parity_check
 from monolithos.models import Order, Product
+from monolithos.shipping_columns import copy_shipment
 from tests.characterization.shop import order_payload, place
 from tests.factories import StaffUserFactory
 
@@ -91,3 +92,56 @@ def test_a_cancel_before_dispatch_cancels_both_sides_and_mails_once(
         f"Your order {deferred_order.number} has been cancelled"
     ]
     assert parity_check() == []
+
+
+def test_a_worker_dispatch_brings_the_order_pages_and_parity_in_step_without_a_track_call(
+    staff, deferred_order, supplier
+):
+    dispatched_by_a_worker(deferred_order)
+
+    shipment = ShipmentRecord.objects.get(order_ref=deferred_order.number)
+    assert columns(deferred_order) == {
+        "status": "shipped",
+        "shipping_status": "dispatched",
+        "tracking_number": shipment.tracking_number,
+        "supplier_reference": shipment.supplier_reference,
+    }
+    assert deferred_order.shipping_version == shipment.version
+    page = staff.get(f"/orders/{deferred_order.pk}/").content.decode()
+    assert shipment.tracking_number in page
+    assert "Cancel order" not in page
+    assert parity_check() == []
+    # Nothing asked the supplier about the order's status: no tracking read happened.
+    assert [call["method"] for call in supplier.received()][-1] == "POST"
+
+
+def test_cancelling_after_a_background_dispatch_is_a_400_and_commits_nothing(
+    staff, deferred_order, mailoutbox
+):
+    dispatched_by_a_worker(deferred_order)
+    before = columns(deferred_order)
+
+    response = staff.post(f"/orders/{deferred_order.pk}/cancel/")
+
+    assert response.status_code == 400
+    assert "is shipped and cannot be cancelled" in response.content.decode()
+    assert columns(deferred_order) == before
+    assert deferred_order.cancelled_at is None
+    assert Product.objects.get(sku="PALLET").stock == 8
+    assert ShipmentRecord.objects.get(order_ref=deferred_order.number).status == "dispatched"
+    assert mailoutbox == []
+    # Tracking reads: it answers from the columns and writes nothing.
+    tracked = staff.get(f"/api/orders/{deferred_order.pk}/track/")
+    assert tracked.json()["shipping_status"] == "dispatched"
+    assert columns(deferred_order) == before
+
+
+def test_a_late_change_never_overwrites_a_later_one(deferred_order):
+    """The listener copies by version: an older view arriving after a newer one is ignored."""
+    service = build_logistics_service()
+    older = service.get_for_order(str(deferred_order.number))
+    cancelled = service.cancel(older.id)
+
+    assert copy_shipment(cancelled) is False  # the listener already copied it
+    assert copy_shipment(older) is False
+    assert columns(deferred_order)["shipping_status"] == "cancelled"
