@@ -349,14 +349,16 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Monolithos API",
-    "DESCRIPTION": "Order intake (asynchronous, with Idempotency-Key) and the shipments of the "
-    "logistics context: list, look up, dispatch, cancel, track.",
+    "DESCRIPTION": "Order intake (asynchronous, with Idempotency-Key), the orders it places (each "
+    "with its tracking and invoice PDF) and the shipments of the logistics context: list, look "
+    "up, dispatch, cancel, track.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    # Two "status" enums (shipments, order requests): each gets its own name.
+    # Three "status" enums (shipments, order requests, orders): each gets its own name.
     "ENUM_NAME_OVERRIDES": {
         "ShipmentStatusEnum": "logistics.api.serializers.STATUS_CHOICES",
         "OrderRequestStatusEnum": "monolithos.models.OrderRequest.STATUSES",
+        "OrderStatusEnum": "monolithos.models.Order.STATUS_CHOICES",
     },
 }
 
