@@ -1,9 +1,10 @@
 """Django settings: everything from the environment, with embedded defaults.
 
 ``DJANGO_ENV`` selects the environment: ``development`` (the default: SQLite files, console
-email, DEBUG on) or ``production`` (requires SECRET_KEY and ALLOWED_HOSTS, DEBUG off, secure
-cookies, HSTS). Production differs from development by environment values only; there is
-no second settings module. Every variable is listed in docs/configuration.md.
+email, DEBUG on) or ``production`` (requires SECRET_KEY, ALLOWED_HOSTS and LEGACY_SHOP_API_KEY
+or its waiver, DEBUG off, secure cookies, HSTS). Production differs from development by
+environment values only; there is no second settings module. Every variable is listed in
+docs/configuration.md.
 """
 
 from __future__ import annotations
@@ -349,20 +350,43 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Monolithos API",
-    "DESCRIPTION": "Order intake (asynchronous, with Idempotency-Key) and the shipments of the "
-    "logistics context: list, look up, dispatch, cancel, track.",
+    "DESCRIPTION": "Order intake (asynchronous, with Idempotency-Key), the orders it places (each "
+    "with its tracking and invoice PDF) and the shipments of the logistics context: list, look "
+    "up, dispatch, cancel, track.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    # Two "status" enums (shipments, order requests): each gets its own name.
+    # Three "status" enums (shipments, order requests, orders): each gets its own name.
     "ENUM_NAME_OVERRIDES": {
         "ShipmentStatusEnum": "logistics.api.serializers.STATUS_CHOICES",
         "OrderRequestStatusEnum": "monolithos.models.OrderRequest.STATUSES",
+        "OrderStatusEnum": "monolithos.models.Order.STATUS_CHOICES",
     },
 }
 
 # Idempotency-Key on POST /api/v1/orders/ (monolithos/intake.py): an order request, and so its
 # key, is kept this long after it was processed.
 IDEMPOTENCY_KEY_TTL_HOURS = env.integer("IDEMPOTENCY_KEY_TTL_HOURS", 24, minimum=24)
+
+# The legacy shop JSON endpoints (/api/orders/...) have no authentication of their own. The key
+# closes them: once it is set, every request needs it in X-Shop-Api-Key or gets 401
+# (monolithos/shop_api_key.py). Production refuses to run them open unless
+# LEGACY_SHOP_API_OPEN=true says so on purpose; the waiver counts only while no key is set
+# (docs/runbook.md, phase 5).
+LEGACY_SHOP_API_KEY = env.optional_string("LEGACY_SHOP_API_KEY")
+LEGACY_SHOP_API_OPEN = env.boolean("LEGACY_SHOP_API_OPEN", False)
+if LEGACY_SHOP_API_KEY is not None and (
+    len(LEGACY_SHOP_API_KEY) < 32 or not all("!" <= char <= "~" for char in LEGACY_SHOP_API_KEY)
+):
+    env.errors.append(
+        "LEGACY_SHOP_API_KEY must be at least 32 printable ASCII characters without spaces "
+        "(it travels in an HTTP header)"
+    )
+if PRODUCTION and LEGACY_SHOP_API_KEY is None and not LEGACY_SHOP_API_OPEN:
+    env.errors.append(
+        "LEGACY_SHOP_API_KEY is required in production: without it the legacy shop endpoints "
+        "(/api/orders/...) are open to anyone; set LEGACY_SHOP_API_OPEN=true to run them open "
+        "on purpose"
+    )
 
 # Logs: JSON lines in production, readable console lines in development (LOG_FORMAT overrides).
 LOG_FORMAT = env.choice("LOG_FORMAT", ("json", "console"), "json" if PRODUCTION else "console")

@@ -29,6 +29,7 @@ from rest_framework.views import APIView
 
 from monolithos import intake
 from monolithos.models import Order, OrderRequest
+from monolithos.order_api import OrderLinksSerializer, order_links
 from monolithos.placement import LIMITS, OrderError, check_customer
 
 # Who may place orders for any customer; anyone else orders for its own account's email.
@@ -44,12 +45,6 @@ class OrderLineInput(serializers.Serializer[Any]):
     quantity = serializers.IntegerField(min_value=1, max_value=LIMITS.max_quantity)
 
 
-class OrderLinksSerializer(serializers.Serializer[Any]):
-    tracking = serializers.CharField(help_text="The order's tracking (GET).")
-    invoice = serializers.CharField(help_text="The invoice PDF: 202 with Retry-After until ready.")
-    shipment = serializers.CharField(help_text="The shipment's tracking in the logistics API.")
-
-
 class PlacedOrderSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     number = serializers.CharField()
@@ -59,11 +54,8 @@ class PlacedOrderSerializer(serializers.Serializer[Any]):
 
     @extend_schema_field(OrderLinksSerializer)
     def get_links(self, order: Order) -> dict[str, str]:
-        return {
-            "tracking": reverse("monolithos:api_track_order", args=[order.pk]),
-            "invoice": reverse("monolithos:api_invoice_pdf", args=[order.pk]),
-            "shipment": reverse("logistics_api:tracking", args=[order.number]),
-        }
+        # The v1 order resources, which check who asks; never the legacy shop endpoints.
+        return order_links(order)
 
 
 class OrderRequestSerializer(serializers.Serializer[Any]):

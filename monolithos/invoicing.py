@@ -3,7 +3,9 @@
 One PDF per invoice version, stored under the deterministic name ``invoices/<number>.pdf``. A
 render is owed while ``Invoice.rendered_version`` lags behind ``Invoice.version``;
 ``render_invoice`` pays it and is idempotent, so the legacy request path
-(``OrderManager.render_invoice``) and the worker (``monolithos.tasks.render_invoice``) share it.
+(``OrderManager.render_invoice``) and the worker (``monolithos.tasks.render_invoice``) share it;
+``request_render`` asks that worker for a render, by task name, from code that must not render
+in its request (the v1 invoice download).
 Money formatting and the tax rate come from ``monolithos.pricing``; this module must not import
 ``order_manager`` (it used to: the circular import is gone, LEGACY.md).
 """
@@ -12,6 +14,8 @@ from __future__ import annotations
 
 import threading
 
+import structlog
+from celery import current_app
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
 from django.db import router, transaction
@@ -24,7 +28,11 @@ from monolithos.models import Invoice
 from monolithos.pricing import TAX_RATE, format_money
 from observability.metrics import INVOICE_RENDER_SECONDS
 
+logger = structlog.get_logger(__name__)
+
 RENDER_PLACES = ("request", "worker")
+# By name: the tasks module sits above this one (it imports it).
+RENDER_TASK = "monolithos.tasks.render_invoice"
 
 # Loading fontconfig's configuration and fonts is a large part of a small render, so it is done
 # once and reused. Once per thread, not per process: Pango font maps must not be used by two
@@ -137,3 +145,16 @@ def render_invoice(invoice_id: int, *, where: str) -> bool:
         return False
     store_invoice_pdf(invoice, render_invoice_pdf(invoice, where=where))
     return True
+
+
+def request_render(invoice: Invoice) -> None:
+    """Ask the invoices worker to render the PDF of ``invoice``; never raises.
+
+    Asking twice renders once (``render_invoice`` is idempotent). A broker that cannot be reached
+    is logged, not raised: the caller tells its client to come back later either way, and asks
+    again when it does.
+    """
+    try:
+        current_app.send_task(RENDER_TASK, kwargs={"invoice_id": invoice.pk})
+    except Exception:
+        logger.warning("invoice_render_not_enqueued", invoice=invoice.number, exc_info=True)

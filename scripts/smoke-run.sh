@@ -10,10 +10,10 @@ pid=$!
 stop() { kill -TERM -- "-$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
 trap stop EXIT
 
-check() {  # url expected-status
+check() {  # url expected-status [request header]
   local status
   for _ in $(seq 1 120); do
-    status=$(curl -s -o /dev/null -w '%{http_code}' "$1" || true)
+    status=$(curl -s -o /dev/null -w '%{http_code}' ${3:+-H "$3"} "$1" || true)
     [ "$status" = "$2" ] && { echo "ok   $1 -> $status"; return 0; }
     sleep 0.5
   done
@@ -54,7 +54,7 @@ for _ in $(seq 1 120); do
 done
 [ "$number" != "-" ] || { echo "FAIL order request $follow not placed: $placed"; cat "$log"; exit 1; }
 echo "ok   order request placed by the intake worker as $number"
-check "http://127.0.0.1:8000$invoice" 200
+check "http://127.0.0.1:8000$invoice" 200 "Authorization: Token $token"
 for _ in $(seq 1 120); do
   grep -q "Subject: Your order $number" "$log" && { echo "ok   confirmation mail for $number sent by the worker"; exit 0; }
   sleep 0.5

@@ -70,3 +70,20 @@ def test_the_legacy_app_reaching_past_the_public_api_breaks_the_build(tmp_path):
 
     assert result.returncode != 0
     assert "The legacy app uses logistics through logistics.public only BROKEN" in result.stdout
+
+
+def test_a_new_order_entry_point_calling_the_god_object_breaks_the_build(tmp_path):
+    tree = copy_of_the_project(tmp_path)
+    selectors = tree / "monolithos" / "selectors.py"
+    selectors.write_text(
+        selectors.read_text() + "\nfrom monolithos.order_manager import OrderManager  # noqa\n"
+    )
+
+    result = lint_imports(tree)
+
+    assert result.returncode != 0
+    assert (
+        "The new order entry points stand on their own: they never call the god object BROKEN"
+        in result.stdout
+    )
+    assert "monolithos.selectors -> monolithos.order_manager" in result.stdout

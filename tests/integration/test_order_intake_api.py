@@ -174,8 +174,9 @@ def test_the_client_follows_its_request_to_the_order_and_its_links(api, box):
         "status": order.status,
         "total": str(order.total),
         "links": {
-            "tracking": f"/api/orders/{order.pk}/track/",
-            "invoice": f"/api/orders/{order.pk}/invoice.pdf",
+            "order": f"/api/v1/orders/{order.pk}/",
+            "tracking": f"/api/v1/orders/{order.pk}/tracking/",
+            "invoice": f"/api/v1/orders/{order.pk}/invoice.pdf",
             "shipment": f"/api/v1/tracking/{order.number}/",
         },
     }

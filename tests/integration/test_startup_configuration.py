@@ -14,15 +14,20 @@ PRODUCTION = {
     "DJANGO_ENV": "production",
     "SECRET_KEY": "k7#Qz9!vR2@mW5$tY8^pL1&nB4*xC6(jH3)gF0_dS7+aE9=uI2",
     "ALLOWED_HOSTS": "monolithos.example",
+    "LEGACY_SHOP_API_KEY": "shop-key-7Yc2rK9pQ4vW8mZ1tB6nD3fH5jL0sX2a",
+}
+SETTINGS_OF_THESE_TESTS = {
+    "DJANGO_ENV",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "DEBUG",
+    "LEGACY_SHOP_API_KEY",
+    "LEGACY_SHOP_API_OPEN",
 }
 
 
 def manage(*args: str, **variables: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"DJANGO_ENV", "SECRET_KEY", "ALLOWED_HOSTS", "DEBUG"}
-    }
+    env = {key: value for key, value in os.environ.items() if key not in SETTINGS_OF_THESE_TESTS}
     env.update(variables)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
@@ -56,6 +61,47 @@ def test_production_refuses_a_development_secret_key():
 
     assert result.returncode == 1
     assert "SECRET_KEY must be at least 50 random characters in production" in result.stderr
+
+
+def test_production_refuses_to_start_with_the_legacy_shop_endpoints_open():
+    without_key = {
+        name: value for name, value in PRODUCTION.items() if name != "LEGACY_SHOP_API_KEY"
+    }
+
+    result = manage("check", **without_key)
+
+    assert result.returncode == 1
+    assert result.stderr.startswith("Invalid configuration:\n")
+    assert "LEGACY_SHOP_API_KEY is required in production" in result.stderr
+    assert "set LEGACY_SHOP_API_OPEN=true to run them open on purpose" in result.stderr
+
+
+def test_production_runs_the_legacy_shop_endpoints_open_when_told_to():
+    without_key = {
+        name: value for name, value in PRODUCTION.items() if name != "LEGACY_SHOP_API_KEY"
+    }
+
+    result = manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.LEGACY_SHOP_API_KEY)",
+        **without_key,
+        LEGACY_SHOP_API_OPEN="true",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "None"
+
+
+@pytest.mark.parametrize(
+    "key", ["too-short", "a key with spaces in it, long enough to pass the length"]
+)
+def test_a_legacy_shop_key_unfit_for_a_header_stops_start_up(key):
+    result = manage("check", LEGACY_SHOP_API_KEY=key)
+
+    assert result.returncode == 1
+    assert "LEGACY_SHOP_API_KEY must be at least 32 printable ASCII characters" in result.stderr
+    assert key not in result.stderr  # a secret is named, never printed
 
 
 def test_an_invalid_database_url_stops_start_up_with_a_clear_message():

@@ -171,10 +171,13 @@ def test_an_order_goes_through_shipment_dispatch_invoice_and_mail_under_one_trac
     assert len(mails) == 2
     assert all(f"X-Request-ID: {TRACE_ID}" in mail for mail in mails)
     assert any(f"Your order {order['number']}" in mail for mail in mails)
-    # The invoice link now serves the PDF the worker rendered.
+    # The invoice link now serves the PDF the worker rendered, to the caller who placed it.
     import urllib.request
 
-    with urllib.request.urlopen(f"{system.web}{order['links']['invoice']}") as response:
+    invoice = urllib.request.Request(
+        f"{system.web}{order['links']['invoice']}", headers={"Authorization": f"Token {token}"}
+    )
+    with urllib.request.urlopen(invoice, timeout=30) as response:
         assert (response.status, response.read()[:5]) == (200, b"%PDF-")
 
 

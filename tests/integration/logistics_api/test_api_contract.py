@@ -23,9 +23,11 @@ from schemathesis import Case, GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Ok
 
-from monolithos.models import OrderRequest
+from monolithos import invoicing
+from monolithos.models import Invoice, OrderRequest
 from tests.conftest import SupplierSimulator
 from tests.integration.logistics_api.factories import ShipmentFactory, token_for
+from tests.integration.orders_api.factories import OrderFactory
 
 EXAMPLES_PER_OPERATION_AND_MODE = 25
 
@@ -46,10 +48,17 @@ def known_values(*, owner: User) -> dict[str, list[str]]:
             {"status": OrderRequest.REJECTED, "errors": {"lines": ["unknown sku: BOX-S"]}},
         )
     ]
+    # An invoice owed its render (202), one rendered (the PDF), one whose file was lost.
+    orders = OrderFactory.create_batch(3, owner=owner)
+    for order in orders[1:]:
+        invoicing.render_invoice(order.invoice.pk, where="worker")
+    lost = Invoice.objects.get(order=orders[2])
+    lost.pdf.storage.delete(str(lost.pdf.name))
     return {
         "shipment_id": [str(shipment.id) for shipment in shipments],
         "order_ref": [shipment.order_ref for shipment in shipments],
         "request_id": [str(request.pk) for request in requests],
+        "order_id": [str(order.pk) for order in orders],
     }
 
 
@@ -74,7 +83,7 @@ def test_api_contract_has_no_server_errors(
 
     schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
     operations = [r.ok() for r in schema.get_all_operations() if isinstance(r, Ok)]
-    assert len(operations) == 7, "an operation of the schema could not be loaded"
+    assert len(operations) == 10, "an operation of the schema could not be loaded"
 
     for operation in operations:
         # Fresh shipments for each operation: cancel must not leave dispatch nothing to dispatch.

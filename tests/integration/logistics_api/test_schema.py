@@ -42,6 +42,9 @@ def test_the_schema_lists_every_api_operation_and_nothing_else(schema: dict[str,
         ("GET", "/api/v1/tracking/{order_ref}/"),
         ("POST", "/api/v1/orders/"),
         ("GET", "/api/v1/orders/requests/{request_id}/"),
+        ("GET", "/api/v1/orders/{order_id}/"),
+        ("GET", "/api/v1/orders/{order_id}/tracking/"),
+        ("GET", "/api/v1/orders/{order_id}/invoice.pdf"),
     }
 
 
@@ -53,6 +56,25 @@ def test_the_schema_documents_outcomes_and_hides_contact_email(schema: dict[str,
     assert "contact_email" not in shipment["properties"]
     assert set(schema["components"]["schemas"]["Error"]["required"]) == {"message", "extra"}
     assert {"tokenAuth", "cookieAuth"} <= set(schema["components"]["securitySchemes"])
+
+
+def test_the_schema_documents_the_order_links_and_the_invoice_pdf(schema: dict[str, Any]) -> None:
+    components = schema["components"]["schemas"]
+    links = {"$ref": "#/components/schemas/OrderLinks"}
+
+    assert set(components["OrderLinks"]["properties"]) == {
+        "order",
+        "tracking",
+        "invoice",
+        "shipment",
+    }
+    assert links in components["PlacedOrder"]["properties"]["links"]["allOf"]
+    assert links in components["Order"]["properties"]["links"]["allOf"]
+    invoice = schema["paths"]["/api/v1/orders/{order_id}/invoice.pdf"]["get"]["responses"]
+    assert invoice["200"]["content"] == {
+        "application/pdf": {"schema": {"type": "string", "format": "binary"}}
+    }
+    assert {"202", "401", "404", "429"} <= set(invoice)
 
 
 def test_the_swagger_ui_points_at_the_schema(client: Client) -> None:
