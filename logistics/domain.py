@@ -34,6 +34,20 @@ class ShipmentNotFound(LogisticsError):
         self.reference = reference
 
 
+class ShipmentChanged(LogisticsError):
+    """Another writer saved the shipment since it was loaded: nothing was written.
+
+    Every save is conditional on the version it read (optimistic concurrency), so a decision
+    taken on a stale copy can never overwrite a newer one; the writer reads again and decides
+    again.
+    """
+
+    def __init__(self, shipment_id: uuid.UUID, version: int) -> None:
+        super().__init__(f"shipment {shipment_id} changed since its version {version} was read")
+        self.shipment_id = shipment_id
+        self.version = version
+
+
 class ShipmentStatus(StrEnum):
     PENDING = "pending"
     DISPATCHED = "dispatched"

@@ -40,7 +40,10 @@ class ShipmentRepository(Protocol):
         """Store those whose order has none yet, in one go; return how many were stored."""
         ...
 
-    def save(self, shipment: Shipment) -> None: ...
+    def save(self, shipment: Shipment) -> None:
+        """Store it over the version it was loaded at and bump its version, or raise
+        ShipmentChanged (another writer saved first: nothing is written)."""
+        ...
 
 
 @dataclass(frozen=True)

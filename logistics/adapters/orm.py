@@ -7,13 +7,25 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
-from logistics.domain import Shipment, ShipmentItem, ShipmentNotFound, ShipmentStatus
+from logistics.domain import (
+    Shipment,
+    ShipmentChanged,
+    ShipmentItem,
+    ShipmentNotFound,
+    ShipmentStatus,
+)
 from logistics.models import ShipmentRecord
 
 ALIAS = "logistics"
 NEVER_TRIED_GRACE = timedelta(minutes=1)
+# What a save writes: the domain's state. Not the identity, nor the version (the save bumps it).
+_SAVED_FIELDS = tuple(
+    field.attname
+    for field in ShipmentRecord._meta.concrete_fields
+    if field.name not in {"id", "order_ref", "created_at", "version"}
+)
 
 
 def to_domain(record: ShipmentRecord) -> Shipment:
@@ -119,5 +131,22 @@ class DjangoShipmentRepository:
         return len(new)
 
     def save(self, shipment: Shipment) -> None:
-        with transaction.atomic(using=self.alias):
-            to_record(shipment).save(using=self.alias, force_update=True)
+        """Write the shipment over the version it was loaded at, or raise ShipmentChanged.
+
+        One conditional UPDATE: no lock is taken before it, so none is held while the caller
+        talks to the supplier, and a writer that loaded an older version writes nothing.
+        """
+        record = to_record(shipment)
+        written = (
+            self._records()
+            .filter(pk=shipment.id, version=shipment.version)
+            .update(
+                version=F("version") + 1,
+                **{name: getattr(record, name) for name in _SAVED_FIELDS},
+            )
+        )
+        if not written:
+            if not self._records().filter(pk=shipment.id).exists():
+                raise ShipmentNotFound(shipment.id)
+            raise ShipmentChanged(shipment.id, shipment.version)
+        shipment.version += 1

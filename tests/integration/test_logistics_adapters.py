@@ -11,6 +11,7 @@ from logistics.adapters.orm import DjangoShipmentRepository
 from logistics.adapters.supplier_http import HttpSupplierGateway
 from logistics.domain import (
     Shipment,
+    ShipmentChanged,
     ShipmentItem,
     ShipmentNotFound,
     ShipmentStatus,
@@ -51,6 +52,42 @@ def test_a_shipment_round_trips_through_the_logistics_database():
     assert repository.get(original.id) == original
     assert repository.get_by_order_ref("ORD-000001") == original
     assert ShipmentRecord.objects.using("logistics").count() == 1
+
+
+def test_a_save_bumps_the_version_it_was_loaded_at():
+    repository = DjangoShipmentRepository()
+    stored, _ = repository.add_if_absent(shipment())
+    loaded = repository.get(stored.id)
+
+    loaded.cancel(NOW)
+    repository.save(loaded)
+
+    assert (loaded.version, repository.get(stored.id).version) == (2, 2)
+
+
+def test_a_save_over_a_version_another_writer_replaced_writes_nothing():
+    repository = DjangoShipmentRepository()
+    stored, _ = repository.add_if_absent(shipment())
+    first, second = repository.get(stored.id), repository.get(stored.id)
+    first.cancel(NOW)
+    repository.save(first)
+
+    second.mark_dispatched(SupplierConfirmation("SUP-1", "TRK1"), NOW)
+    with pytest.raises(ShipmentChanged):
+        repository.save(second)
+
+    kept = repository.get(stored.id)
+    assert (kept.status, kept.supplier_reference, kept.version) == (
+        ShipmentStatus.CANCELLED,
+        None,
+        2,
+    )
+    assert second.version == 1  # unchanged: the caller reads again and decides again
+
+
+def test_saving_a_shipment_that_is_not_stored_raises_not_found():
+    with pytest.raises(ShipmentNotFound):
+        DjangoShipmentRepository().save(shipment())
 
 
 def test_adding_a_second_shipment_for_the_same_order_returns_the_first():

@@ -9,7 +9,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from logistics.domain import Shipment, ShipmentNotFound, ShipmentStatus, SupplierConfirmation
+from logistics.domain import (
+    Shipment,
+    ShipmentChanged,
+    ShipmentNotFound,
+    ShipmentStatus,
+    SupplierConfirmation,
+)
 from logistics.ports import (
     Clock,
     DispatchRequest,
@@ -64,7 +70,12 @@ class FakeShipmentRepository:
         return sum(self.add_if_absent(shipment)[1] for shipment in shipments)
 
     def save(self, shipment: Shipment) -> None:
-        assert shipment.id in self._by_id, "save() is for stored shipments"
+        stored = self._by_id.get(shipment.id)
+        if stored is None:
+            raise ShipmentNotFound(shipment.id)
+        if stored.version != shipment.version:
+            raise ShipmentChanged(shipment.id, shipment.version)
+        shipment.version += 1
         self._by_id[shipment.id] = copy.deepcopy(shipment)
 
 
