@@ -24,7 +24,12 @@ from django.conf import settings
 from django.utils import timezone
 
 from logistics.contracts import CREATE_SHIPMENT_TASK, CreateShipment
-from logistics.domain import IllegalTransition, ShipmentNotFound, ShipmentStatus
+from logistics.domain import (
+    IllegalTransition,
+    ShipmentChanged,
+    ShipmentNotFound,
+    ShipmentStatus,
+)
 from logistics.wiring import build_logistics_service
 
 logger = structlog.get_logger(__name__)
@@ -47,6 +52,11 @@ def dispatch_shipment(self: Task[[str], bool], shipment_id: str) -> bool:
         outcome = build_logistics_service(background=True).dispatch(uuid.UUID(shipment_id))
     except (IllegalTransition, ShipmentNotFound):
         return False  # dispatched, cancelled or gone meanwhile: nothing left to do
+    except ShipmentChanged:
+        # Still being changed by others after every re-read: still pending, the sweep
+        # comes back to it; the supplier dedupes a second request on the idempotency key.
+        logger.warning("dispatch_lost_every_write", shipment_id=shipment_id)
+        return False
     next_attempt_at = outcome.shipment.next_attempt_at
     if outcome.dispatched or next_attempt_at is None:
         return outcome.dispatched  # dispatched, or rejected: a person decides

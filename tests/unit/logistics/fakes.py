@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -81,14 +81,22 @@ class FakeShipmentRepository:
 
 @dataclass
 class FakeSupplier:
-    """Accepts dispatches (deduplicating on the idempotency key) or fails as told."""
+    """Accepts dispatches (deduplicating on the idempotency key) or fails as told.
+
+    ``while_in_flight`` runs once, inside the next dispatch call, before the supplier answers:
+    what another writer does while a call is in flight (a cancel, another worker's dispatch).
+    """
 
     failure: SupplierFailure | None = None
     requests: list[DispatchRequest] = field(default_factory=list)
     accepted: dict[str, SupplierConfirmation] = field(default_factory=dict)
+    while_in_flight: Callable[[], object] | None = None
 
     def dispatch(self, request: DispatchRequest) -> SupplierConfirmation:
         self.requests.append(request)
+        meanwhile, self.while_in_flight = self.while_in_flight, None
+        if meanwhile is not None:
+            meanwhile()
         if self.failure is not None:
             raise self.failure
         if request.idempotency_key not in self.accepted:
