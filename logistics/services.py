@@ -21,6 +21,7 @@ from logistics.contracts import (
     ImportReport,
     LegacyShipment,
     QuoteView,
+    ShipmentListener,
     ShipmentView,
     SweepReport,
     TrackingView,
@@ -74,19 +75,23 @@ class LogisticsService:
         notifier: Notifier,
         clock: Clock,
         retry_delay: timedelta = DEFAULT_RETRY_DELAY,
+        listeners: Sequence[ShipmentListener] = (),
     ) -> None:
         self.repository = repository
         self.supplier = supplier
         self.notifier = notifier
         self.clock = clock
         self.retry_delay = retry_delay
+        self.listeners = tuple(listeners)
 
     # ------------------------------------------------------------------ commands
 
     def create_shipment(self, command: CreateShipment) -> ShipmentView:
         """Create the order's shipment; idempotent on ``order_ref`` (returns the existing one)."""
         shipment = _shipment(command, created_at=self.clock.now())
-        stored, _created = self.repository.add_if_absent(shipment)
+        stored, created = self.repository.add_if_absent(shipment)
+        if created:
+            self._tell(stored)
         return ShipmentView.of(stored)
 
     def dispatch(self, shipment_id: uuid.UUID) -> DispatchOutcome:
@@ -315,7 +320,7 @@ class LogisticsService:
         write. When another writer saved first, the shipment is read again and ``change``
         decides again on the fresh copy: at most MAX_WRITE_ATTEMPTS times, each conflict being
         another writer's progress; past that, ShipmentChanged propagates. Returns the shipment
-        as stored.
+        as stored; the listeners are told of it when it was written.
         """
         attempt = 1
         while change(shipment):
@@ -327,8 +332,28 @@ class LogisticsService:
                 attempt += 1
                 shipment = self.repository.get(shipment.id)
                 continue
+            self._tell(shipment)
             break
         return shipment
+
+    def _tell(self, shipment: Shipment) -> None:
+        """Tell every listener of a committed change of the shipment.
+
+        The change is committed whatever a listener does, so a listener that raises never fails
+        the use case: the failure is logged and the next listener is told. A listener keeps its
+        copy right through the versions of later changes (ShipmentListener).
+        """
+        view = ShipmentView.of(shipment)
+        for listener in self.listeners:
+            try:
+                listener.shipment_changed(view)
+            except Exception:
+                logger.exception(
+                    "shipment listener %s failed on shipment %s at version %s",
+                    type(listener).__qualname__,
+                    view.id,
+                    view.version,
+                )
 
     def _backoff(self, attempts_so_far: int) -> timedelta:
         return min(self.retry_delay * (1 << min(attempts_so_far, 16)), MAX_RETRY_DELAY)

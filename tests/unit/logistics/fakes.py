@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from logistics.contracts import ShipmentListener, ShipmentView
 from logistics.domain import (
     Shipment,
     ShipmentChanged,
@@ -128,6 +129,19 @@ class FakeNotifier:
 
 
 @dataclass
+class FakeListener:
+    """Records every view it is told of; raises ``failure`` instead when one is set."""
+
+    told: list[ShipmentView] = field(default_factory=list)
+    failure: Exception | None = None
+
+    def shipment_changed(self, shipment: ShipmentView) -> None:
+        if self.failure is not None:
+            raise self.failure
+        self.told.append(shipment)
+
+
+@dataclass
 class FixedClock:
     current: datetime = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -143,3 +157,4 @@ _repository: ShipmentRepository = FakeShipmentRepository()
 _supplier: SupplierGateway = FakeSupplier()
 _notifier: Notifier = FakeNotifier()
 _clock: Clock = FixedClock()
+_listener: ShipmentListener = FakeListener()
