@@ -40,6 +40,10 @@ class ShipmentRecord(models.Model):
     cancelled_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
+    # The dispatch sweep's lease: enqueued by a sweep, the shipment is enqueued by no other
+    # before this time. Not the shipment's state: the domain never sees it, a save never writes
+    # it, and it only ever expires.
+    claimed_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "logistics_shipment"

@@ -185,12 +185,17 @@ class LogisticsService:
                 dispatched += self.dispatch(shipment.id).dispatched
         return SweepReport(due=len(due), dispatched=dispatched, deferred=len(due) - dispatched)
 
-    def due_shipment_ids(
-        self, limit: int = 500, *, overdue_by: timedelta = timedelta(0)
+    def claim_due_shipments(
+        self, limit: int, *, overdue_by: timedelta, lease: timedelta
     ) -> list[uuid.UUID]:
-        """The pending shipments due for at least ``overdue_by``, for a sweep to hand to workers."""
-        due = self.repository.due_for_dispatch(self.clock.now() - overdue_by, limit)
-        return [shipment.id for shipment in due]
+        """Claim, for ``lease``, up to ``limit`` pending shipments due for at least
+        ``overdue_by`` that no other claim holds: for a sweep to hand to workers. However many
+        sweeps run at once, a shipment goes to one of them, and to none again within the lease.
+        """
+        now = self.clock.now()
+        return self.repository.claim_due_for_dispatch(
+            now - overdue_by, limit, now=now, until=now + lease
+        )
 
     def dispatch_order(self, order_ref: str) -> DispatchOutcome:
         return self.dispatch(self.repository.get_by_order_ref(order_ref).id)

@@ -20,11 +20,12 @@ from logistics.models import ShipmentRecord
 
 ALIAS = "logistics"
 NEVER_TRIED_GRACE = timedelta(minutes=1)
-# What a save writes: the domain's state. Not the identity, nor the version (the save bumps it).
+# What a save writes: the domain's state. Not the identity, nor the version (the save bumps
+# it), nor the sweep's claim (not the shipment's state: it expires on its own).
 _SAVED_FIELDS = tuple(
     field.attname
     for field in ShipmentRecord._meta.concrete_fields
-    if field.name not in {"id", "order_ref", "created_at", "version"}
+    if field.name not in {"id", "order_ref", "created_at", "version", "claimed_until"}
 )
 
 
@@ -99,18 +100,42 @@ class DjangoShipmentRepository:
         records = self._records().filter(order_ref__in=list(order_refs))
         return {record.order_ref: to_domain(record) for record in records}
 
-    def due_for_dispatch(self, now: datetime, limit: int) -> list[Shipment]:
+    def _due(self, now: datetime) -> QuerySet[ShipmentRecord]:
         # Never attempted and older than a grace period: the process that created it died
         # before dispatching. Rejected ones (no next attempt, an error) wait for a human.
         never_tried = Q(
             next_attempt_at__isnull=True, attempt_count=0, created_at__lte=now - NEVER_TRIED_GRACE
         )
-        due = self._records().filter(
-            Q(next_attempt_at__lte=now) | never_tried, status=ShipmentStatus.PENDING.value
+        return (
+            self._records()
+            .filter(Q(next_attempt_at__lte=now) | never_tried, status=ShipmentStatus.PENDING.value)
+            .order_by("next_attempt_at", "created_at")
         )
-        return [
-            to_domain(record) for record in due.order_by("next_attempt_at", "created_at")[:limit]
-        ]
+
+    def due_for_dispatch(self, now: datetime, limit: int) -> list[Shipment]:
+        return [to_domain(record) for record in self._due(now)[:limit]]
+
+    def claim_due_for_dispatch(
+        self, due_by: datetime, limit: int, *, now: datetime, until: datetime
+    ) -> list[uuid.UUID]:
+        unclaimed = Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)
+        claimed: list[uuid.UUID] = []
+        with transaction.atomic(using=self.alias):
+            # PostgreSQL: rows another claimer holds are skipped, so sweeps running at once take
+            # different shipments instead of queueing on the same ones. SQLite has no row locks
+            # (select_for_update is a no-op there): its transaction takes the database's write
+            # lock when it begins (IMMEDIATE), so claimers run one after the other.
+            candidates = list(
+                self._due(due_by)
+                .filter(unclaimed)
+                .select_for_update(skip_locked=True)
+                .values_list("pk", flat=True)[:limit]
+            )
+            for pk in candidates:
+                # Conditional on every backend: of two claimers, one UPDATE matches the row.
+                if self._records().filter(unclaimed, pk=pk).update(claimed_until=until):
+                    claimed.append(pk)
+        return claimed
 
     def add_if_absent(self, shipment: Shipment) -> tuple[Shipment, bool]:
         try:

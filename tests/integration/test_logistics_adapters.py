@@ -122,6 +122,47 @@ def test_missing_shipments_raise_not_found():
         repository.get_by_order_ref("ORD-404")
 
 
+def test_a_claim_takes_due_unclaimed_shipments_up_to_its_limit_until_its_lease_ends():
+    repository = DjangoShipmentRepository()
+    due = [shipment(f"ORD-{n:06d}") for n in range(1, 4)]  # never tried, created at NOW
+    repository.add_many_if_absent(due)
+    not_yet = shipment("ORD-000009")
+    not_yet.record_failed_attempt("HTTP 503", NOW, NOW + timedelta(hours=1))
+    cancelled = shipment("ORD-000010")
+    cancelled.cancel(NOW)
+    repository.add_many_if_absent([not_yet, cancelled])
+    later = NOW + timedelta(minutes=5)
+    lease_end = later + timedelta(minutes=5)
+
+    first = repository.claim_due_for_dispatch(later, 2, now=later, until=lease_end)
+    second = repository.claim_due_for_dispatch(later, 2, now=later, until=lease_end)
+    held = repository.claim_due_for_dispatch(
+        later, 10, now=lease_end - timedelta(seconds=1), until=lease_end
+    )
+    expired = repository.claim_due_for_dispatch(later, 10, now=lease_end, until=lease_end)
+
+    assert len(first) == 2 and len(second) == 1
+    assert set(first) | set(second) == {s.id for s in due}
+    assert held == []
+    assert sorted(expired) == sorted(s.id for s in due)
+
+
+def test_a_save_leaves_the_sweeps_claim_alone():
+    repository = DjangoShipmentRepository()
+    stored, _ = repository.add_if_absent(shipment())
+    later = NOW + timedelta(minutes=5)
+    [claimed] = repository.claim_due_for_dispatch(
+        later, 1, now=later, until=later + timedelta(minutes=5)
+    )
+    loaded = repository.get(claimed)
+    loaded.record_deferral("breaker open", later, later)
+
+    repository.save(loaded)
+
+    assert repository.claim_due_for_dispatch(later, 1, now=later, until=later) == []
+    assert ShipmentRecord.objects.get(pk=stored.id).claimed_until == later + timedelta(minutes=5)
+
+
 # ---------------------------------------------------------------------- supplier gateway
 
 

@@ -31,6 +31,7 @@ from logistics.ports import (
 class FakeShipmentRepository:
     def __init__(self) -> None:
         self._by_id: dict[uuid.UUID, Shipment] = {}
+        self.claimed_until: dict[uuid.UUID, datetime] = {}
 
     def get(self, shipment_id: uuid.UUID) -> Shipment:
         try:
@@ -59,6 +60,17 @@ class FakeShipmentRepository:
             and s.next_attempt_at <= now
         ]
         return [copy.deepcopy(s) for s in due[:limit]]
+
+    def claim_due_for_dispatch(
+        self, due_by: datetime, limit: int, *, now: datetime, until: datetime
+    ) -> list[uuid.UUID]:
+        free = [
+            s.id
+            for s in self.due_for_dispatch(due_by, len(self._by_id))
+            if self.claimed_until.get(s.id, now) <= now
+        ][:limit]
+        self.claimed_until.update(dict.fromkeys(free, until))
+        return free
 
     def add_if_absent(self, shipment: Shipment) -> tuple[Shipment, bool]:
         try:
