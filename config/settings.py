@@ -271,6 +271,17 @@ CELERY_TASK_ROUTES = {
 # the sweep re-enqueues a shipment overdue by DISPATCH_LOST_AFTER_SECONDS (its task was lost).
 DISPATCH_RETRY_INITIAL_SECONDS = env.number("DISPATCH_RETRY_INITIAL_SECONDS", 10.0, minimum=1.0)
 DISPATCH_LOST_AFTER_SECONDS = env.number("DISPATCH_LOST_AFTER_SECONDS", 120.0, minimum=0.0)
+# The sweep enqueues at most DISPATCH_SWEEP_BATCH shipments a run, so a backlog (a backfill of
+# history) is dispatched at most at DISPATCH_SWEEP_BATCH / DISPATCH_SWEEP_SECONDS (10 a second).
+# It claims each one for DISPATCH_CLAIM_SECONDS first, so that no sweep running at the same time
+# or later enqueues it again while its task may still be queued.
+DISPATCH_SWEEP_BATCH = env.integer("DISPATCH_SWEEP_BATCH", 100, minimum=1)
+DISPATCH_CLAIM_SECONDS = env.number("DISPATCH_CLAIM_SECONDS", 300.0, minimum=1.0)
+if DISPATCH_CLAIM_SECONDS < DISPATCH_LOST_AFTER_SECONDS:
+    env.errors.append(
+        "DISPATCH_CLAIM_SECONDS must be at least DISPATCH_LOST_AFTER_SECONDS, or a sweep "
+        "enqueues a shipment again while the task it enqueued before is still queued"
+    )
 CELERY_BEAT_SCHEDULE = {
     "sweep-due-shipments": {
         "task": "logistics.tasks.sweep_due_shipments",

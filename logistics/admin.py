@@ -1,7 +1,8 @@
-"""The back office's view of shipments: browse and search, retry a dispatch, cancel.
+"""The back office's view of shipments: browse and search, retry a dispatch, cancel, and the
+shipments that need attention (a dispatch the supplier accepted after the cancel).
 
 Every field belongs to the service, so the change form is read-only and shipments are neither
-added nor deleted here (they come from orders); the two actions are the only way to change one,
+added nor deleted here (they come from orders); the actions are the only way to change one,
 and each calls the service once per selected shipment. The router keeps the rows on the
 ``logistics`` alias.
 """
@@ -15,7 +16,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from logistics.api.permissions import can_manage_shipments
-from logistics.domain import IllegalTransition, ShipmentNotFound
+from logistics.domain import IllegalTransition, ShipmentNotFound, ShipmentStatus
 from logistics.models import ShipmentRecord
 from logistics.wiring import build_logistics_service
 
@@ -35,15 +36,16 @@ class ShipmentRecordAdmin(_ShipmentAdminBase):
         "tracking_number",
         "attempt_count",
         "next_attempt_at",
+        "needs_attention",
         "created_at",
     )
-    list_filter = ("status",)
+    list_filter = ("status", "needs_attention")
     search_fields = ("order_ref", "supplier_reference", "tracking_number")
     date_hierarchy = "created_at"
     readonly_fields = tuple(
         field.name for field in ShipmentRecord._meta.get_fields() if field.concrete
     )
-    actions = ("retry_dispatch", "cancel")
+    actions = ("retry_dispatch", "cancel", "resolve_attention")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -91,8 +93,11 @@ class ShipmentRecordAdmin(_ShipmentAdminBase):
     @admin.action(description="Cancel", permissions=["manage_shipments"])
     def cancel(self, request: HttpRequest, queryset: QuerySet[ShipmentRecord]) -> None:
         service = build_logistics_service()
-        cancelled = illegal = 0
+        cancelled = already = illegal = 0
         for record in queryset:
+            if record.status == ShipmentStatus.CANCELLED:
+                already += 1  # the service would return it unchanged
+                continue
             try:
                 service.cancel(record.id)
             except (IllegalTransition, ShipmentNotFound):
@@ -102,9 +107,23 @@ class ShipmentRecordAdmin(_ShipmentAdminBase):
             self.log_change(request, record, "Cancelled through the admin.")
         self._report(
             request,
-            f"{cancelled} cancelled, {illegal} not pending (nothing done).",
+            f"{cancelled} cancelled, {already} already cancelled, "
+            f"{illegal} not pending (nothing done).",
             clean=illegal == 0,
         )
+
+    @admin.action(
+        description="Mark handled: the supplier was asked to stop the parcel",
+        permissions=["manage_shipments"],
+    )
+    def resolve_attention(self, request: HttpRequest, queryset: QuerySet[ShipmentRecord]) -> None:
+        service = build_logistics_service()
+        resolved = 0
+        for record in queryset.filter(needs_attention=True):
+            service.resolve_attention(record.id)
+            resolved += 1
+            self.log_change(request, record, f"Handled through the admin: {record.last_error}")
+        self._report(request, f"{resolved} marked handled.", clean=True)
 
     def _report(self, request: HttpRequest, text: str, *, clean: bool) -> None:
         self.message_user(request, text, messages.SUCCESS if clean else messages.WARNING)

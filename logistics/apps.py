@@ -11,9 +11,12 @@ class LogisticsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from logistics.adapters.metrics import ShipmentAttentionCollector
         from logistics.wiring import supplier_breaker
         from observability.health import register_readiness_check
+        from observability.metrics import register_scrape_collector
 
+        register_scrape_collector(ShipmentAttentionCollector())
         # Reported, not failed on: with the breaker open, orders are still taken and their
         # shipments deferred, so the web process stays ready.
         register_readiness_check(

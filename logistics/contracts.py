@@ -101,6 +101,8 @@ class ShipmentView(_Contract):
     attempt_count: int
     next_attempt_at: datetime | None
     last_error: str | None
+    needs_attention: bool = False
+    """The supplier accepted a dispatch after the shipment was cancelled: staff must act."""
     dispatched_at: datetime | None
     delivered_at: datetime | None
     cancelled_at: datetime | None
@@ -122,6 +124,7 @@ class ShipmentView(_Contract):
             attempt_count=shipment.attempt_count,
             next_attempt_at=shipment.next_attempt_at,
             last_error=shipment.last_error,
+            needs_attention=shipment.needs_attention,
             dispatched_at=shipment.dispatched_at,
             delivered_at=shipment.delivered_at,
             cancelled_at=shipment.cancelled_at,

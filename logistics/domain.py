@@ -28,10 +28,41 @@ class IllegalTransition(LogisticsError):
         self.target = target
 
 
+class CancelledDuringDispatch(IllegalTransition):
+    """The shipment was cancelled while its dispatch was in flight, and the supplier took it.
+
+    The cancel stands. The supplier's answer is recorded on the shipment, which is flagged
+    ``needs_attention``: the Supplier Protocol has no cancel, so staff ask the supplier to stop
+    the parcel.
+    """
+
+    def __init__(self, shipment_id: uuid.UUID, supplier_reference: str) -> None:
+        super().__init__(shipment_id, ShipmentStatus.CANCELLED, ShipmentStatus.DISPATCHED)
+        self.args = (
+            f"shipment {shipment_id} was cancelled while the supplier accepted its dispatch "
+            f"{supplier_reference}: it stays cancelled and needs attention",
+        )
+        self.supplier_reference = supplier_reference
+
+
 class ShipmentNotFound(LogisticsError):
     def __init__(self, reference: object) -> None:
         super().__init__(f"no shipment for {reference}")
         self.reference = reference
+
+
+class ShipmentChanged(LogisticsError):
+    """Another writer saved the shipment since it was loaded: nothing was written.
+
+    Every save is conditional on the version it read (optimistic concurrency), so a decision
+    taken on a stale copy can never overwrite a newer one; the writer reads again and decides
+    again.
+    """
+
+    def __init__(self, shipment_id: uuid.UUID, version: int) -> None:
+        super().__init__(f"shipment {shipment_id} changed since its version {version} was read")
+        self.shipment_id = shipment_id
+        self.version = version
 
 
 class ShipmentStatus(StrEnum):
@@ -95,6 +126,8 @@ class Shipment:
     attempt_count: int = 0
     next_attempt_at: datetime | None = None
     last_error: str | None = None
+    needs_attention: bool = False
+    """Staff must act: the supplier accepted a dispatch after the shipment was cancelled."""
     dispatched_at: datetime | None = None
     delivered_at: datetime | None = None
     cancelled_at: datetime | None = None
@@ -149,6 +182,41 @@ class Shipment:
         self.last_error = reason
         self.next_attempt_at = retry_at
         self.updated_at = now
+
+    def record_dispatch_after_cancel(
+        self, confirmation: SupplierConfirmation, now: datetime
+    ) -> bool:
+        """The supplier accepted a dispatch that was in flight when the shipment was cancelled.
+
+        The cancel stands, but a parcel may leave: keep the supplier's answer and flag the
+        shipment for staff. False when this answer is already recorded (a second worker got the
+        same one, by the idempotency key).
+        """
+        if self.status is not ShipmentStatus.CANCELLED:
+            raise LogisticsError(f"shipment {self.id} is {self.status}, not cancelled")
+        if self.supplier_reference == confirmation.supplier_reference:
+            return False
+        self.supplier_reference = confirmation.supplier_reference
+        self.tracking_number = confirmation.tracking_number
+        self.attempt_count += 1
+        self.next_attempt_at = None
+        self.needs_attention = True
+        self.last_error = (
+            f"supplier accepted dispatch {confirmation.supplier_reference} (tracking "
+            f"{confirmation.tracking_number}) after the shipment was cancelled: ask the "
+            "supplier to stop it"
+        )
+        self.updated_at = now
+        return True
+
+    def resolve_attention(self, now: datetime) -> bool:
+        """Staff dealt with the conflict (the supplier was asked to stop the parcel); False when
+        there was none. The reason stays in ``last_error`` as the record of what happened."""
+        if not self.needs_attention:
+            return False
+        self.needs_attention = False
+        self.updated_at = now
+        return True
 
     def mark_delivered(self, now: datetime) -> None:
         self._move_to(ShipmentStatus.DELIVERED, now)

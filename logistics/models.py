@@ -33,11 +33,17 @@ class ShipmentRecord(models.Model):
     attempt_count = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True, default="")
+    # The supplier accepted a dispatch after the shipment was cancelled: staff must act.
+    needs_attention = models.BooleanField(default=False)
     dispatched_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
+    # The dispatch sweep's lease: enqueued by a sweep, the shipment is enqueued by no other
+    # before this time. Not the shipment's state: the domain never sees it, a save never writes
+    # it, and it only ever expires.
+    claimed_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "logistics_shipment"
@@ -45,6 +51,12 @@ class ShipmentRecord(models.Model):
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="shipment_due_idx"),
             models.Index(fields=["-created_at", "-id"], name="shipment_recent_idx"),
+            # A handful of rows among millions, counted on every scrape of /metrics.
+            models.Index(
+                fields=["needs_attention"],
+                condition=models.Q(needs_attention=True),
+                name="shipment_attention_idx",
+            ),
         ]
         permissions = [("manage_shipments", "Can dispatch and cancel shipments through the API")]
 

@@ -32,6 +32,14 @@ class ShipmentRepository(Protocol):
         """Pending shipments whose next attempt is due, or that were never attempted."""
         ...
 
+    def claim_due_for_dispatch(
+        self, due_by: datetime, limit: int, *, now: datetime, until: datetime
+    ) -> list[uuid.UUID]:
+        """Claim, until ``until``, up to ``limit`` shipments due by ``due_by`` (as
+        ``due_for_dispatch``) that no claim holds at ``now``; return their ids. However many
+        callers claim at once, each shipment is claimed by one of them."""
+        ...
+
     def add_if_absent(self, shipment: Shipment) -> tuple[Shipment, bool]:
         """Store it unless its order has one; return the stored one and whether it is new."""
         ...
@@ -40,7 +48,10 @@ class ShipmentRepository(Protocol):
         """Store those whose order has none yet, in one go; return how many were stored."""
         ...
 
-    def save(self, shipment: Shipment) -> None: ...
+    def save(self, shipment: Shipment) -> None:
+        """Store it over the version it was loaded at and bump its version, or raise
+        ShipmentChanged (another writer saved first: nothing is written)."""
+        ...
 
 
 @dataclass(frozen=True)

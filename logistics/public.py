@@ -22,9 +22,11 @@ from logistics.contracts import (
     TrackingView,
 )
 from logistics.domain import (
+    CancelledDuringDispatch,
     IllegalTransition,
     InvalidShipment,
     LogisticsError,
+    ShipmentChanged,
     ShipmentNotFound,
     ShipmentStatus,
 )
@@ -34,6 +36,7 @@ from logistics.wiring import build_logistics_service
 __all__ = [
     "CREATE_SHIPMENT_TASK",
     "SHIPMENT_LIMITS",
+    "CancelledDuringDispatch",
     "CreateShipment",
     "DispatchOutcome",
     "IllegalTransition",
@@ -44,6 +47,7 @@ __all__ = [
     "LogisticsError",
     "LogisticsService",
     "QuoteView",
+    "ShipmentChanged",
     "ShipmentLimits",
     "ShipmentListener",
     "ShipmentNotFound",

@@ -7,8 +7,9 @@ tests build it with fakes) and speaks the boundary's language: commands from
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import suppress
 from dataclasses import asdict
 from datetime import timedelta
@@ -20,13 +21,16 @@ from logistics.contracts import (
     ImportReport,
     LegacyShipment,
     QuoteView,
+    ShipmentListener,
     ShipmentView,
     SweepReport,
     TrackingView,
 )
 from logistics.domain import (
+    CancelledDuringDispatch,
     IllegalTransition,
     Shipment,
+    ShipmentChanged,
     ShipmentItem,
     ShipmentStatus,
     SupplierConfirmation,
@@ -44,6 +48,10 @@ DEFAULT_RETRY_DELAY = timedelta(minutes=1)
 MAX_RETRY_DELAY = timedelta(minutes=30)
 # Supplier failures that are refusals on our side: the call was never sent.
 REFUSED_ON_OUR_SIDE = ("circuit_open", "bulkhead_full")
+# A write that lost to another writer reads again and decides again, this many times at most.
+MAX_WRITE_ATTEMPTS = 5
+
+logger = logging.getLogger(__name__)
 
 
 def _shipment(command: CreateShipment, **state: Any) -> Shipment:
@@ -67,27 +75,34 @@ class LogisticsService:
         notifier: Notifier,
         clock: Clock,
         retry_delay: timedelta = DEFAULT_RETRY_DELAY,
+        listeners: Sequence[ShipmentListener] = (),
     ) -> None:
         self.repository = repository
         self.supplier = supplier
         self.notifier = notifier
         self.clock = clock
         self.retry_delay = retry_delay
+        self.listeners = tuple(listeners)
 
     # ------------------------------------------------------------------ commands
 
     def create_shipment(self, command: CreateShipment) -> ShipmentView:
         """Create the order's shipment; idempotent on ``order_ref`` (returns the existing one)."""
         shipment = _shipment(command, created_at=self.clock.now())
-        stored, _created = self.repository.add_if_absent(shipment)
+        stored, created = self.repository.add_if_absent(shipment)
+        if created:
+            self._tell(stored)
         return ShipmentView.of(stored)
 
     def dispatch(self, shipment_id: uuid.UUID) -> DispatchOutcome:
         """Hand a pending shipment to the supplier.
 
         A supplier failure never loses the shipment: it stays pending with the reason and, when
-        trying again may help, the time of its next attempt. Only a shipment that is not pending
-        raises (IllegalTransition).
+        trying again may help, the time of its next attempt. A shipment that is not pending
+        raises IllegalTransition, whether it was so before the call or became so during it
+        (cancelled meanwhile: CancelledDuringDispatch when the supplier accepted it). One
+        dispatched meanwhile by another worker, with the same idempotency key, is the same
+        dispatch: it is returned as dispatched.
         """
         shipment = self.repository.get(shipment_id)
         shipment.ensure_dispatchable()
@@ -97,48 +112,90 @@ class LogisticsService:
             items=shipment.items,
             idempotency_key=shipment.idempotency_key,
         )
+        # No lock is held during the call (up to the background deadline, 30 s): a cancel may
+        # land meanwhile, and the answer is decided again over whatever was saved then.
         try:
             confirmation: SupplierConfirmation = self.supplier.dispatch(request)
         except SupplierFailure as failure:
-            now = self.clock.now()
+            return self._record_failure(shipment, failure)
+        return self._record_dispatch(shipment, confirmation)
+
+    def _record_dispatch(
+        self, shipment: Shipment, confirmation: SupplierConfirmation
+    ) -> DispatchOutcome:
+        now = self.clock.now()
+
+        def apply(current: Shipment) -> bool:
+            if current.status is ShipmentStatus.PENDING:
+                current.mark_dispatched(confirmation, now)
+                return True
+            if current.status is ShipmentStatus.CANCELLED:
+                return current.record_dispatch_after_cancel(confirmation, now)
+            return False  # dispatched by another worker: the supplier's same dispatch
+
+        stored = self._write(shipment, apply)
+        if stored.status is ShipmentStatus.CANCELLED:
+            logger.warning(
+                "supplier accepted dispatch %s of shipment %s (order %s) after it was "
+                "cancelled: it needs attention",
+                confirmation.supplier_reference,
+                stored.id,
+                stored.order_ref,
+            )
+            raise CancelledDuringDispatch(stored.id, confirmation.supplier_reference)
+        return DispatchOutcome(shipment=ShipmentView.of(stored), dispatched=True)
+
+    def _record_failure(self, shipment: Shipment, failure: SupplierFailure) -> DispatchOutcome:
+        now = self.clock.now()
+
+        def apply(current: Shipment) -> bool:
+            if current.status is not ShipmentStatus.PENDING:
+                return False  # cancelled or dispatched meanwhile: that outcome stands
             if failure.kind in REFUSED_ON_OUR_SIDE:
                 # The supplier said nothing about this shipment: it comes back after the first
                 # delay, and its backoff does not climb. Counted as attempts, the refusals of
                 # an open breaker would push a whole herd's retries out to half an hour.
-                shipment.record_deferral(str(failure), now, now + self.retry_delay)
+                current.record_deferral(str(failure), now, now + self.retry_delay)
             else:
-                retry_at = (
-                    now + self._backoff(shipment.attempt_count) if failure.retryable else None
-                )
-                shipment.record_failed_attempt(str(failure), now, retry_at)
-            self.repository.save(shipment)
-            return DispatchOutcome(
-                shipment=ShipmentView.of(shipment),
-                dispatched=False,
-                failure_kind=failure.kind,
-                failure_status=failure.status,
-                failure_detail=failure.detail,
-            )
-        shipment.mark_dispatched(confirmation, self.clock.now())
-        self.repository.save(shipment)
-        return DispatchOutcome(shipment=ShipmentView.of(shipment), dispatched=True)
+                retry_at = now + self._backoff(current.attempt_count) if failure.retryable else None
+                current.record_failed_attempt(str(failure), now, retry_at)
+            return True
+
+        stored = self._write(shipment, apply)
+        if stored.status is ShipmentStatus.CANCELLED:
+            raise IllegalTransition(stored.id, stored.status, ShipmentStatus.DISPATCHED)
+        if stored.status is not ShipmentStatus.PENDING:
+            return DispatchOutcome(shipment=ShipmentView.of(stored), dispatched=True)
+        return DispatchOutcome(
+            shipment=ShipmentView.of(stored),
+            dispatched=False,
+            failure_kind=failure.kind,
+            failure_status=failure.status,
+            failure_detail=failure.detail,
+        )
 
     def dispatch_due(self, limit: int = 100) -> SweepReport:
         """Try again every pending shipment whose next attempt is due (the scheduled retry)."""
         due = self.repository.due_for_dispatch(self.clock.now(), limit)
         dispatched = 0
         for shipment in due:
-            # IllegalTransition: dispatched or cancelled by someone else since we looked.
-            with suppress(IllegalTransition):
+            # Dispatched or cancelled by someone else since we looked, or still being changed
+            # by others (ShipmentChanged): theirs is the decision; the next sweep looks again.
+            with suppress(IllegalTransition, ShipmentChanged):
                 dispatched += self.dispatch(shipment.id).dispatched
         return SweepReport(due=len(due), dispatched=dispatched, deferred=len(due) - dispatched)
 
-    def due_shipment_ids(
-        self, limit: int = 500, *, overdue_by: timedelta = timedelta(0)
+    def claim_due_shipments(
+        self, limit: int, *, overdue_by: timedelta, lease: timedelta
     ) -> list[uuid.UUID]:
-        """The pending shipments due for at least ``overdue_by``, for a sweep to hand to workers."""
-        due = self.repository.due_for_dispatch(self.clock.now() - overdue_by, limit)
-        return [shipment.id for shipment in due]
+        """Claim, for ``lease``, up to ``limit`` pending shipments due for at least
+        ``overdue_by`` that no other claim holds: for a sweep to hand to workers. However many
+        sweeps run at once, a shipment goes to one of them, and to none again within the lease.
+        """
+        now = self.clock.now()
+        return self.repository.claim_due_for_dispatch(
+            now - overdue_by, limit, now=now, until=now + lease
+        )
 
     def dispatch_order(self, order_ref: str) -> DispatchOutcome:
         return self.dispatch(self.repository.get_by_order_ref(order_ref).id)
@@ -150,10 +207,15 @@ class LogisticsService:
         no transaction: a caller that failed between the two calls again, and the delivered
         shipment gets the mail it is owed (once: the notification's idempotency key).
         """
-        shipment = self.repository.get(shipment_id)
-        if shipment.status is not ShipmentStatus.DELIVERED:
-            shipment.mark_delivered(self.clock.now())
-            self.repository.save(shipment)
+        now = self.clock.now()
+
+        def apply(current: Shipment) -> bool:
+            if current.status is ShipmentStatus.DELIVERED:
+                return False
+            current.mark_delivered(now)
+            return True
+
+        shipment = self._write(self.repository.get(shipment_id), apply)
         if shipment.contact_email:
             self.notifier.notify(
                 "shipment_delivered",
@@ -167,9 +229,27 @@ class LogisticsService:
         return ShipmentView.of(shipment)
 
     def cancel(self, shipment_id: uuid.UUID) -> ShipmentView:
-        shipment = self.repository.get(shipment_id)
-        shipment.cancel(self.clock.now())
-        self.repository.save(shipment)
+        """Cancel a pending shipment; a dispatched or delivered one raises IllegalTransition.
+
+        Idempotent: a cancelled shipment is returned unchanged, so a caller that failed after
+        the cancel (the legacy order cancel, half applied) may simply call again.
+        """
+        now = self.clock.now()
+
+        def apply(current: Shipment) -> bool:
+            if current.status is ShipmentStatus.CANCELLED:
+                return False
+            current.cancel(now)
+            return True
+
+        return ShipmentView.of(self._write(self.repository.get(shipment_id), apply))
+
+    def resolve_attention(self, shipment_id: uuid.UUID) -> ShipmentView:
+        """Staff dealt with a dispatch accepted after its cancel; idempotent."""
+        now = self.clock.now()
+        shipment = self._write(
+            self.repository.get(shipment_id), lambda current: current.resolve_attention(now)
+        )
         return ShipmentView.of(shipment)
 
     def cancel_order(self, order_ref: str) -> ShipmentView:
@@ -237,6 +317,48 @@ class LogisticsService:
         )
 
     # ------------------------------------------------------------------ internals
+
+    def _write(self, shipment: Shipment, change: Callable[[Shipment], bool]) -> Shipment:
+        """Apply ``change`` to the shipment and save it over the version it was read at.
+
+        ``change`` decides on the copy it is given and returns False when that copy needs no
+        write. When another writer saved first, the shipment is read again and ``change``
+        decides again on the fresh copy: at most MAX_WRITE_ATTEMPTS times, each conflict being
+        another writer's progress; past that, ShipmentChanged propagates. Returns the shipment
+        as stored; the listeners are told of it when it was written.
+        """
+        attempt = 1
+        while change(shipment):
+            try:
+                self.repository.save(shipment)
+            except ShipmentChanged:
+                if attempt == MAX_WRITE_ATTEMPTS:
+                    raise
+                attempt += 1
+                shipment = self.repository.get(shipment.id)
+                continue
+            self._tell(shipment)
+            break
+        return shipment
+
+    def _tell(self, shipment: Shipment) -> None:
+        """Tell every listener of a committed change of the shipment.
+
+        The change is committed whatever a listener does, so a listener that raises never fails
+        the use case: the failure is logged and the next listener is told. A listener keeps its
+        copy right through the versions of later changes (ShipmentListener).
+        """
+        view = ShipmentView.of(shipment)
+        for listener in self.listeners:
+            try:
+                listener.shipment_changed(view)
+            except Exception:
+                logger.exception(
+                    "shipment listener %s failed on shipment %s at version %s",
+                    type(listener).__qualname__,
+                    view.id,
+                    view.version,
+                )
 
     def _backoff(self, attempts_so_far: int) -> timedelta:
         return min(self.retry_delay * (1 << min(attempts_so_far, 16)), MAX_RETRY_DELAY)

@@ -24,7 +24,12 @@ from django.conf import settings
 from django.utils import timezone
 
 from logistics.contracts import CREATE_SHIPMENT_TASK, CreateShipment
-from logistics.domain import IllegalTransition, ShipmentNotFound, ShipmentStatus
+from logistics.domain import (
+    IllegalTransition,
+    ShipmentChanged,
+    ShipmentNotFound,
+    ShipmentStatus,
+)
 from logistics.wiring import build_logistics_service
 
 logger = structlog.get_logger(__name__)
@@ -47,6 +52,11 @@ def dispatch_shipment(self: Task[[str], bool], shipment_id: str) -> bool:
         outcome = build_logistics_service(background=True).dispatch(uuid.UUID(shipment_id))
     except (IllegalTransition, ShipmentNotFound):
         return False  # dispatched, cancelled or gone meanwhile: nothing left to do
+    except ShipmentChanged:
+        # Still being changed by others after every re-read: still pending, the sweep
+        # comes back to it; the supplier dedupes a second request on the idempotency key.
+        logger.warning("dispatch_lost_every_write", shipment_id=shipment_id)
+        return False
     next_attempt_at = outcome.shipment.next_attempt_at
     if outcome.dispatched or next_attempt_at is None:
         return outcome.dispatched  # dispatched, or rejected: a person decides
@@ -64,17 +74,24 @@ def dispatch_shipment(self: Task[[str], bool], shipment_id: str) -> bool:
 
 
 @shared_task(name="logistics.tasks.sweep_due_shipments")
-def sweep_due_shipments(limit: int = 500) -> int:
+def sweep_due_shipments(limit: int | None = None) -> int:
     """Enqueue the shipments whose task was lost: due for longer than DISPATCH_LOST_AFTER_SECONDS.
 
     A shipment whose task is queued or waiting for its retry is due at most a few seconds
     before that task runs; one overdue for minutes has no task left (a lost message, retries
-    spent, a deferral made outside any task). Enqueueing only those keeps a backlog from
-    feeding itself with duplicates.
+    spent, a deferral made outside any task). Each is claimed before it is enqueued, for
+    DISPATCH_CLAIM_SECONDS: however many sweeps run at once, one enqueues it, and none again
+    while its task may still wait in the queue. At most ``limit`` (DISPATCH_SWEEP_BATCH) per
+    run, so a backlog (a backfill of history) reaches the workers and the supplier at a bounded
+    rate instead of all at once.
     """
-    shipment_ids = build_logistics_service().due_shipment_ids(
-        limit, overdue_by=timedelta(seconds=settings.DISPATCH_LOST_AFTER_SECONDS)
+    shipment_ids = build_logistics_service().claim_due_shipments(
+        limit or settings.DISPATCH_SWEEP_BATCH,
+        overdue_by=timedelta(seconds=settings.DISPATCH_LOST_AFTER_SECONDS),
+        lease=timedelta(seconds=settings.DISPATCH_CLAIM_SECONDS),
     )
+    # Published after the claim committed: a publish that fails leaves a claim that expires,
+    # and a later sweep enqueues the shipment then.
     for shipment_id in shipment_ids:
         dispatch_shipment.delay(str(shipment_id))
     if shipment_ids:

@@ -7,6 +7,10 @@ Two retry policies: a caller waiting on an HTTP request gets one attempt within 
 deadline (a failure defers the shipment, it is never lost); the background sweep retries with
 backoff within a longer one. The circuit breaker and the bulkhead are per process and shared
 by both; with REDIS_URL set, the breaker's state is shared by every process (docs/adr/0006).
+
+The service tells the listeners of ``LOGISTICS_SHIPMENT_LISTENERS`` of every change it commits,
+in the thread that made it (inside a caller's transaction on ``default``, a listener's writes
+there join it).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from datetime import timedelta
 from functools import cache
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 from logistics.adapters.breaker import BreakerConfig, CircuitBreaker, build_breaker
 from logistics.adapters.bulkhead import Bulkhead
@@ -23,6 +28,7 @@ from logistics.adapters.notifier import EmailNotifier
 from logistics.adapters.orm import DjangoShipmentRepository
 from logistics.adapters.resilient_supplier import ResilientSupplierGateway, RetryPolicy
 from logistics.adapters.supplier_http import HttpSupplierGateway
+from logistics.contracts import ShipmentListener
 from logistics.services import LogisticsService
 
 
@@ -69,6 +75,18 @@ def supplier_gateway(*, background: bool = False) -> ResilientSupplierGateway:
     )
 
 
+def shipment_listeners() -> tuple[ShipmentListener, ...]:
+    """The listeners named in ``LOGISTICS_SHIPMENT_LISTENERS``, each instantiated once."""
+    return _listeners(tuple(settings.LOGISTICS_SHIPMENT_LISTENERS))
+
+
+@cache
+def _listeners(paths: tuple[str, ...]) -> tuple[ShipmentListener, ...]:
+    # Imported by dotted path: the classes live in other contexts, which logistics never imports.
+    listeners: list[ShipmentListener] = [import_string(path)() for path in paths]
+    return tuple(listeners)
+
+
 def build_logistics_service(*, background: bool = False) -> LogisticsService:
     return LogisticsService(
         repository=DjangoShipmentRepository(),
@@ -76,4 +94,5 @@ def build_logistics_service(*, background: bool = False) -> LogisticsService:
         notifier=EmailNotifier(),
         clock=SystemClock(),
         retry_delay=timedelta(seconds=settings.DISPATCH_RETRY_INITIAL_SECONDS),
+        listeners=shipment_listeners(),
     )

@@ -7,13 +7,26 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
-from logistics.domain import Shipment, ShipmentItem, ShipmentNotFound, ShipmentStatus
+from logistics.domain import (
+    Shipment,
+    ShipmentChanged,
+    ShipmentItem,
+    ShipmentNotFound,
+    ShipmentStatus,
+)
 from logistics.models import ShipmentRecord
 
 ALIAS = "logistics"
 NEVER_TRIED_GRACE = timedelta(minutes=1)
+# What a save writes: the domain's state. Not the identity, nor the version (the save bumps
+# it), nor the sweep's claim (not the shipment's state: it expires on its own).
+_SAVED_FIELDS = tuple(
+    field.attname
+    for field in ShipmentRecord._meta.concrete_fields
+    if field.name not in {"id", "order_ref", "created_at", "version", "claimed_until"}
+)
 
 
 def to_domain(record: ShipmentRecord) -> Shipment:
@@ -31,6 +44,7 @@ def to_domain(record: ShipmentRecord) -> Shipment:
         attempt_count=record.attempt_count,
         next_attempt_at=record.next_attempt_at,
         last_error=record.last_error or None,
+        needs_attention=record.needs_attention,
         dispatched_at=record.dispatched_at,
         delivered_at=record.delivered_at,
         cancelled_at=record.cancelled_at,
@@ -54,6 +68,7 @@ def to_record(shipment: Shipment) -> ShipmentRecord:
         attempt_count=shipment.attempt_count,
         next_attempt_at=shipment.next_attempt_at,
         last_error=shipment.last_error or "",
+        needs_attention=shipment.needs_attention,
         dispatched_at=shipment.dispatched_at,
         delivered_at=shipment.delivered_at,
         cancelled_at=shipment.cancelled_at,
@@ -85,18 +100,42 @@ class DjangoShipmentRepository:
         records = self._records().filter(order_ref__in=list(order_refs))
         return {record.order_ref: to_domain(record) for record in records}
 
-    def due_for_dispatch(self, now: datetime, limit: int) -> list[Shipment]:
+    def _due(self, now: datetime) -> QuerySet[ShipmentRecord]:
         # Never attempted and older than a grace period: the process that created it died
         # before dispatching. Rejected ones (no next attempt, an error) wait for a human.
         never_tried = Q(
             next_attempt_at__isnull=True, attempt_count=0, created_at__lte=now - NEVER_TRIED_GRACE
         )
-        due = self._records().filter(
-            Q(next_attempt_at__lte=now) | never_tried, status=ShipmentStatus.PENDING.value
+        return (
+            self._records()
+            .filter(Q(next_attempt_at__lte=now) | never_tried, status=ShipmentStatus.PENDING.value)
+            .order_by("next_attempt_at", "created_at")
         )
-        return [
-            to_domain(record) for record in due.order_by("next_attempt_at", "created_at")[:limit]
-        ]
+
+    def due_for_dispatch(self, now: datetime, limit: int) -> list[Shipment]:
+        return [to_domain(record) for record in self._due(now)[:limit]]
+
+    def claim_due_for_dispatch(
+        self, due_by: datetime, limit: int, *, now: datetime, until: datetime
+    ) -> list[uuid.UUID]:
+        unclaimed = Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)
+        claimed: list[uuid.UUID] = []
+        with transaction.atomic(using=self.alias):
+            # PostgreSQL: rows another claimer holds are skipped, so sweeps running at once take
+            # different shipments instead of queueing on the same ones. SQLite has no row locks
+            # (select_for_update is a no-op there): its transaction takes the database's write
+            # lock when it begins (IMMEDIATE), so claimers run one after the other.
+            candidates = list(
+                self._due(due_by)
+                .filter(unclaimed)
+                .select_for_update(skip_locked=True)
+                .values_list("pk", flat=True)[:limit]
+            )
+            for pk in candidates:
+                # Conditional on every backend: of two claimers, one UPDATE matches the row.
+                if self._records().filter(unclaimed, pk=pk).update(claimed_until=until):
+                    claimed.append(pk)
+        return claimed
 
     def add_if_absent(self, shipment: Shipment) -> tuple[Shipment, bool]:
         try:
@@ -119,5 +158,22 @@ class DjangoShipmentRepository:
         return len(new)
 
     def save(self, shipment: Shipment) -> None:
-        with transaction.atomic(using=self.alias):
-            to_record(shipment).save(using=self.alias, force_update=True)
+        """Write the shipment over the version it was loaded at, or raise ShipmentChanged.
+
+        One conditional UPDATE: no lock is taken before it, so none is held while the caller
+        talks to the supplier, and a writer that loaded an older version writes nothing.
+        """
+        record = to_record(shipment)
+        written = (
+            self._records()
+            .filter(pk=shipment.id, version=shipment.version)
+            .update(
+                version=F("version") + 1,
+                **{name: getattr(record, name) for name in _SAVED_FIELDS},
+            )
+        )
+        if not written:
+            if not self._records().filter(pk=shipment.id).exists():
+                raise ShipmentNotFound(shipment.id)
+            raise ShipmentChanged(shipment.id, shipment.version)
+        shipment.version += 1

@@ -1,9 +1,9 @@
 """The API's one exception handler: every error answers ``{"message": str, "extra": {...}}``.
 
-Domain errors are translated here (ShipmentNotFound -> 404, IllegalTransition -> 409) so that
-views never catch them; DRF's own handler still does the HTTP work (WWW-Authenticate on 401,
-Retry-After on 429, rolling back an atomic request). Anything else is a bug: it propagates and
-Django answers 500 (and the request log records it).
+Domain errors are translated here (ShipmentNotFound -> 404, IllegalTransition and
+ShipmentChanged -> 409) so that views never catch them; DRF's own handler still does the HTTP
+work (WWW-Authenticate on 401, Retry-After on 429, rolling back an atomic request). Anything
+else is a bug: it propagates and Django answers 500 (and the request log records it).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from logistics.domain import IllegalTransition, ShipmentNotFound
+from logistics.domain import IllegalTransition, ShipmentChanged, ShipmentNotFound
 
 
 class Conflict(exceptions.APIException):
@@ -30,6 +30,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif isinstance(exc, IllegalTransition):
         extra = {"current_status": exc.current.value, "target_status": exc.target.value}
         exc = Conflict(str(exc))
+    elif isinstance(exc, ShipmentChanged):
+        exc = Conflict(f"{exc}; other writers kept changing it: try again")
 
     response = drf_exception_handler(exc, context)
     if response is None:

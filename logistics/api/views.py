@@ -39,7 +39,9 @@ ERRORS_OF_ANY_REQUEST = {
 INVALID = OpenApiResponse(ErrorSerializer, "Invalid input; `extra.fields` says which and why.")
 NOT_FOUND = OpenApiResponse(ErrorSerializer, "No such shipment, or not one of yours.")
 NOT_PENDING = OpenApiResponse(
-    ErrorSerializer, "Not pending; `extra` holds `current_status` and `target_status`."
+    ErrorSerializer,
+    "Not pending (`extra` holds `current_status` and `target_status`), or changed by other "
+    "writers on every try.",
 )
 
 
@@ -144,6 +146,10 @@ class ShipmentCancelApi(APIView):
         operation_id="shipments_cancel",
         tags=["shipments"],
         summary="Cancel a pending shipment",
+        description=(
+            "200 with the cancelled shipment, also when it was cancelled already (a cancel may "
+            "be retried). 409 when it is dispatched or delivered."
+        ),
         request=None,
         responses={
             200: OutputSerializer,

@@ -10,9 +10,12 @@ import sys
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from logistics.adapters.orm import DjangoShipmentRepository
+from logistics.domain import SupplierConfirmation
 from tests.characterization.shop import order_payload, place
 from tests.conftest import ROOT
 from tests.factories import ProductFactory
+from tests.integration.logistics_api.factories import EPOCH, ShipmentFactory
 
 
 def sample(metrics_text: str, name: str, **labels: str) -> float:
@@ -133,6 +136,21 @@ def test_metrics_expose_requests_and_the_project_slis(client, supplier):
         == 2
     )
     assert 'le="0.5"' in after  # the latency SLO's threshold is a bucket boundary
+
+
+@pytest.mark.django_db
+def test_metrics_count_the_shipments_that_need_attention(client):
+    repository = DjangoShipmentRepository()
+    conflicts = [ShipmentFactory(cancelled=True) for _ in range(2)]
+    for shipment in conflicts:
+        shipment.record_dispatch_after_cancel(SupplierConfirmation("SUP-9", "TRK9"), EPOCH)
+        repository.save(shipment)
+    conflicts[0].resolve_attention(EPOCH)
+    repository.save(conflicts[0])
+
+    text = client.get("/metrics").content.decode()
+
+    assert sample(text, "monolithos_shipments_needing_attention") == 1
 
 
 @pytest.mark.django_db

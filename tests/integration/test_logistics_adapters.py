@@ -11,6 +11,7 @@ from logistics.adapters.orm import DjangoShipmentRepository
 from logistics.adapters.supplier_http import HttpSupplierGateway
 from logistics.domain import (
     Shipment,
+    ShipmentChanged,
     ShipmentItem,
     ShipmentNotFound,
     ShipmentStatus,
@@ -53,6 +54,42 @@ def test_a_shipment_round_trips_through_the_logistics_database():
     assert ShipmentRecord.objects.using("logistics").count() == 1
 
 
+def test_a_save_bumps_the_version_it_was_loaded_at():
+    repository = DjangoShipmentRepository()
+    stored, _ = repository.add_if_absent(shipment())
+    loaded = repository.get(stored.id)
+
+    loaded.cancel(NOW)
+    repository.save(loaded)
+
+    assert (loaded.version, repository.get(stored.id).version) == (2, 2)
+
+
+def test_a_save_over_a_version_another_writer_replaced_writes_nothing():
+    repository = DjangoShipmentRepository()
+    stored, _ = repository.add_if_absent(shipment())
+    first, second = repository.get(stored.id), repository.get(stored.id)
+    first.cancel(NOW)
+    repository.save(first)
+
+    second.mark_dispatched(SupplierConfirmation("SUP-1", "TRK1"), NOW)
+    with pytest.raises(ShipmentChanged):
+        repository.save(second)
+
+    kept = repository.get(stored.id)
+    assert (kept.status, kept.supplier_reference, kept.version) == (
+        ShipmentStatus.CANCELLED,
+        None,
+        2,
+    )
+    assert second.version == 1  # unchanged: the caller reads again and decides again
+
+
+def test_saving_a_shipment_that_is_not_stored_raises_not_found():
+    with pytest.raises(ShipmentNotFound):
+        DjangoShipmentRepository().save(shipment())
+
+
 def test_adding_a_second_shipment_for_the_same_order_returns_the_first():
     repository = DjangoShipmentRepository()
     first, created = repository.add_if_absent(shipment())
@@ -83,6 +120,47 @@ def test_missing_shipments_raise_not_found():
         repository.get(uuid.uuid4())
     with pytest.raises(ShipmentNotFound):
         repository.get_by_order_ref("ORD-404")
+
+
+def test_a_claim_takes_due_unclaimed_shipments_up_to_its_limit_until_its_lease_ends():
+    repository = DjangoShipmentRepository()
+    due = [shipment(f"ORD-{n:06d}") for n in range(1, 4)]  # never tried, created at NOW
+    repository.add_many_if_absent(due)
+    not_yet = shipment("ORD-000009")
+    not_yet.record_failed_attempt("HTTP 503", NOW, NOW + timedelta(hours=1))
+    cancelled = shipment("ORD-000010")
+    cancelled.cancel(NOW)
+    repository.add_many_if_absent([not_yet, cancelled])
+    later = NOW + timedelta(minutes=5)
+    lease_end = later + timedelta(minutes=5)
+
+    first = repository.claim_due_for_dispatch(later, 2, now=later, until=lease_end)
+    second = repository.claim_due_for_dispatch(later, 2, now=later, until=lease_end)
+    held = repository.claim_due_for_dispatch(
+        later, 10, now=lease_end - timedelta(seconds=1), until=lease_end
+    )
+    expired = repository.claim_due_for_dispatch(later, 10, now=lease_end, until=lease_end)
+
+    assert len(first) == 2 and len(second) == 1
+    assert set(first) | set(second) == {s.id for s in due}
+    assert held == []
+    assert sorted(expired) == sorted(s.id for s in due)
+
+
+def test_a_save_leaves_the_sweeps_claim_alone():
+    repository = DjangoShipmentRepository()
+    stored, _ = repository.add_if_absent(shipment())
+    later = NOW + timedelta(minutes=5)
+    [claimed] = repository.claim_due_for_dispatch(
+        later, 1, now=later, until=later + timedelta(minutes=5)
+    )
+    loaded = repository.get(claimed)
+    loaded.record_deferral("breaker open", later, later)
+
+    repository.save(loaded)
+
+    assert repository.claim_due_for_dispatch(later, 1, now=later, until=later) == []
+    assert ShipmentRecord.objects.get(pk=stored.id).claimed_until == later + timedelta(minutes=5)
 
 
 # ---------------------------------------------------------------------- supplier gateway

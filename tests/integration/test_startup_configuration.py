@@ -130,6 +130,13 @@ def test_a_mail_record_kept_shorter_than_the_outbox_messages_stops_start_up():
     assert "NOTIFICATION_RETENTION_DAYS must be more than OUTBOX_RETENTION_DAYS" in result.stderr
 
 
+def test_a_sweep_claim_shorter_than_a_lost_task_stops_start_up():
+    result = manage("check", DISPATCH_LOST_AFTER_SECONDS="600", DISPATCH_CLAIM_SECONDS="300")
+
+    assert result.returncode == 1
+    assert "DISPATCH_CLAIM_SECONDS must be at least DISPATCH_LOST_AFTER_SECONDS" in result.stderr
+
+
 def test_a_cache_in_the_brokers_redis_database_stops_start_up():
     result = manage(
         "check", REDIS_URL="redis://127.0.0.1:6379/0", CACHE_URL="redis://127.0.0.1:6379"
@@ -149,6 +156,9 @@ def test_the_cache_is_shared_through_redis_when_cache_url_is_set(cache_url, back
         "-c",
         "from django.core.cache import caches; print(type(caches['default']).__name__)",
         CACHE_URL=cache_url,
+        # Not the run's own broker: start-up refuses a cache in the broker's Redis database.
+        REDIS_URL="",
+        CELERY_BROKER_URL="",
     )
 
     assert result.returncode == 0, result.stderr

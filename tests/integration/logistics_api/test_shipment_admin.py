@@ -1,4 +1,4 @@
-"""The shipment admin: a read-only changelist on the logistics alias, and its two actions."""
+"""The shipment admin: a read-only changelist on the logistics alias, and its actions."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from django.test import Client
 from django.urls import reverse
 
 from logistics.adapters.orm import DjangoShipmentRepository
-from logistics.domain import ShipmentStatus
+from logistics.domain import Shipment, ShipmentStatus, SupplierConfirmation
 from tests.conftest import SupplierSimulator
-from tests.integration.logistics_api.factories import ShipmentFactory
+from tests.integration.logistics_api.factories import EPOCH, ShipmentFactory
 
 pytestmark = pytest.mark.django_db(databases=["default", "logistics"])
 
@@ -122,12 +122,47 @@ def test_retry_dispatch_during_an_outage_leaves_shipments_pending(
     assert DjangoShipmentRepository().get(shipment.id).attempt_count == 1
 
 
-def test_cancel_reports_cancelled_and_illegal_counts(back_office: Client) -> None:
+def test_cancel_reports_cancelled_already_cancelled_and_illegal_counts(
+    back_office: Client,
+) -> None:
     pending = ShipmentFactory()
+    cancelled = ShipmentFactory(cancelled=True)
     dispatched = ShipmentFactory(dispatched=True)
 
-    messages = run_action(back_office, "cancel", [pending.id, dispatched.id])
+    messages = run_action(back_office, "cancel", [pending.id, cancelled.id, dispatched.id])
 
-    assert messages == ["1 cancelled, 1 not pending (nothing done)."]
+    assert messages == ["1 cancelled, 1 already cancelled, 1 not pending (nothing done)."]
     assert status_of(pending.id) is ShipmentStatus.CANCELLED
     assert status_of(dispatched.id) is ShipmentStatus.DISPATCHED
+    assert not LogEntry.objects.filter(object_id=str(cancelled.id)).exists()
+
+
+def a_dispatch_accepted_after_its_cancel() -> Shipment:
+    shipment = ShipmentFactory(cancelled=True)
+    shipment.record_dispatch_after_cancel(SupplierConfirmation("SUP-9", "TRK9"), EPOCH)
+    DjangoShipmentRepository().save(shipment)
+    return shipment
+
+
+def test_the_changelist_filters_the_shipments_that_need_attention(back_office: Client) -> None:
+    ShipmentFactory(cancelled=True)
+    conflict = a_dispatch_accepted_after_its_cancel()
+
+    page = back_office.get(changelist_url(), {"needs_attention__exact": "1"})
+
+    assert [r.order_ref for r in page.context["cl"].result_list] == [conflict.order_ref]
+    assert "ask the supplier to stop it" in str(page.context["cl"].result_list[0].last_error)
+
+
+def test_marking_conflicts_handled_clears_the_flag_and_logs_what_was_handled(
+    back_office: Client,
+) -> None:
+    conflict = a_dispatch_accepted_after_its_cancel()
+    untouched = ShipmentFactory()
+
+    messages = run_action(back_office, "resolve_attention", [conflict.id, untouched.id])
+
+    assert messages == ["1 marked handled."]
+    assert DjangoShipmentRepository().get(conflict.id).needs_attention is False
+    [entry] = LogEntry.objects.filter(object_id=str(conflict.id))
+    assert "SUP-9" in entry.get_change_message()

@@ -182,6 +182,18 @@ def test_cancelling_a_dispatched_shipment_is_a_409(client_as: ClientAs, staff: U
     assert stored_status(shipment.id) is ShipmentStatus.DISPATCHED
 
 
+def test_cancelling_a_cancelled_shipment_answers_it_unchanged(
+    client_as: ClientAs, staff: User
+) -> None:
+    shipment = ShipmentFactory()
+    first = client_as(staff).post(cancel_url(shipment.id))
+
+    again = client_as(staff).post(cancel_url(shipment.id))
+
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.json() == first.json()
+
+
 def test_cancelling_an_unknown_shipment_is_a_404(client_as: ClientAs, staff: User) -> None:
     assert client_as(staff).post(cancel_url(uuid.uuid4())).status_code == 404
 

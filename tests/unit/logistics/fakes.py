@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from logistics.domain import Shipment, ShipmentNotFound, ShipmentStatus, SupplierConfirmation
+from logistics.contracts import ShipmentListener, ShipmentView
+from logistics.domain import (
+    Shipment,
+    ShipmentChanged,
+    ShipmentNotFound,
+    ShipmentStatus,
+    SupplierConfirmation,
+)
 from logistics.ports import (
     Clock,
     DispatchRequest,
@@ -24,6 +31,7 @@ from logistics.ports import (
 class FakeShipmentRepository:
     def __init__(self) -> None:
         self._by_id: dict[uuid.UUID, Shipment] = {}
+        self.claimed_until: dict[uuid.UUID, datetime] = {}
 
     def get(self, shipment_id: uuid.UUID) -> Shipment:
         try:
@@ -53,6 +61,17 @@ class FakeShipmentRepository:
         ]
         return [copy.deepcopy(s) for s in due[:limit]]
 
+    def claim_due_for_dispatch(
+        self, due_by: datetime, limit: int, *, now: datetime, until: datetime
+    ) -> list[uuid.UUID]:
+        free = [
+            s.id
+            for s in self.due_for_dispatch(due_by, len(self._by_id))
+            if self.claimed_until.get(s.id, now) <= now
+        ][:limit]
+        self.claimed_until.update(dict.fromkeys(free, until))
+        return free
+
     def add_if_absent(self, shipment: Shipment) -> tuple[Shipment, bool]:
         try:
             return self.get_by_order_ref(shipment.order_ref), False
@@ -64,20 +83,33 @@ class FakeShipmentRepository:
         return sum(self.add_if_absent(shipment)[1] for shipment in shipments)
 
     def save(self, shipment: Shipment) -> None:
-        assert shipment.id in self._by_id, "save() is for stored shipments"
+        stored = self._by_id.get(shipment.id)
+        if stored is None:
+            raise ShipmentNotFound(shipment.id)
+        if stored.version != shipment.version:
+            raise ShipmentChanged(shipment.id, shipment.version)
+        shipment.version += 1
         self._by_id[shipment.id] = copy.deepcopy(shipment)
 
 
 @dataclass
 class FakeSupplier:
-    """Accepts dispatches (deduplicating on the idempotency key) or fails as told."""
+    """Accepts dispatches (deduplicating on the idempotency key) or fails as told.
+
+    ``while_in_flight`` runs once, inside the next dispatch call, before the supplier answers:
+    what another writer does while a call is in flight (a cancel, another worker's dispatch).
+    """
 
     failure: SupplierFailure | None = None
     requests: list[DispatchRequest] = field(default_factory=list)
     accepted: dict[str, SupplierConfirmation] = field(default_factory=dict)
+    while_in_flight: Callable[[], object] | None = None
 
     def dispatch(self, request: DispatchRequest) -> SupplierConfirmation:
         self.requests.append(request)
+        meanwhile, self.while_in_flight = self.while_in_flight, None
+        if meanwhile is not None:
+            meanwhile()
         if self.failure is not None:
             raise self.failure
         if request.idempotency_key not in self.accepted:
@@ -109,6 +141,19 @@ class FakeNotifier:
 
 
 @dataclass
+class FakeListener:
+    """Records every view it is told of; raises ``failure`` instead when one is set."""
+
+    told: list[ShipmentView] = field(default_factory=list)
+    failure: Exception | None = None
+
+    def shipment_changed(self, shipment: ShipmentView) -> None:
+        if self.failure is not None:
+            raise self.failure
+        self.told.append(shipment)
+
+
+@dataclass
 class FixedClock:
     current: datetime = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -124,3 +169,4 @@ _repository: ShipmentRepository = FakeShipmentRepository()
 _supplier: SupplierGateway = FakeSupplier()
 _notifier: Notifier = FakeNotifier()
 _clock: Clock = FixedClock()
+_listener: ShipmentListener = FakeListener()

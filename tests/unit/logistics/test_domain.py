@@ -9,6 +9,7 @@ import pytest
 from logistics.domain import (
     IllegalTransition,
     InvalidShipment,
+    LogisticsError,
     Shipment,
     ShipmentItem,
     ShipmentStatus,
@@ -132,3 +133,36 @@ def test_a_shipment_without_order_destination_or_items_is_invalid(overrides):
 def test_an_item_needs_a_sku_and_a_positive_quantity(sku, quantity):
     with pytest.raises(InvalidShipment):
         ShipmentItem(sku, quantity)
+
+
+def test_a_dispatch_accepted_after_the_cancel_is_kept_on_the_cancelled_shipment():
+    s = shipment()
+    s.cancel(NOW)
+
+    recorded = s.record_dispatch_after_cancel(CONFIRMATION, LATER)
+
+    assert recorded
+    assert (s.status, s.cancelled_at, s.dispatched_at) == (ShipmentStatus.CANCELLED, NOW, None)
+    assert (s.supplier_reference, s.tracking_number, s.needs_attention) == ("SUP-1", "TRK1", True)
+    assert s.last_error == (
+        "supplier accepted dispatch SUP-1 (tracking TRK1) after the shipment was cancelled: "
+        "ask the supplier to stop it"
+    )
+    # The same answer again (a second worker, the same idempotency key) changes nothing.
+    assert not s.record_dispatch_after_cancel(CONFIRMATION, LATER)
+
+
+def test_only_a_cancelled_shipment_records_a_dispatch_after_its_cancel():
+    with pytest.raises(LogisticsError):
+        shipment().record_dispatch_after_cancel(CONFIRMATION, NOW)
+
+
+def test_resolving_the_attention_keeps_the_reason_and_is_idempotent():
+    s = shipment()
+    s.cancel(NOW)
+    s.record_dispatch_after_cancel(CONFIRMATION, NOW)
+
+    assert s.resolve_attention(LATER)
+    assert (s.needs_attention, s.updated_at) == (False, LATER)
+    assert s.last_error is not None and "SUP-1" in s.last_error
+    assert not s.resolve_attention(LATER)

@@ -259,3 +259,34 @@ def test_a_quote_is_none_when_the_supplier_cannot_give_one(service, supplier):
     supplier.failure = SupplierFailure("circuit_open", "breaker open")
 
     assert service.quote("BOX-S", 3) is None
+
+
+def test_a_claimed_shipment_is_handed_to_no_other_sweep_until_the_lease_ends(
+    service, supplier, clock
+):
+    supplier.failure = SupplierFailure("unavailable", "HTTP 503", 503)
+    for n in range(1, 4):
+        service.dispatch(service.create_shipment(create(f"ORD-{n:06d}")).id)
+    clock.advance(timedelta(minutes=3))  # due since two minutes
+    lease = timedelta(minutes=5)
+
+    first = service.claim_due_shipments(2, overdue_by=timedelta(minutes=2), lease=lease)
+    second = service.claim_due_shipments(2, overdue_by=timedelta(minutes=2), lease=lease)
+    clock.advance(lease - timedelta(seconds=1))
+    during = service.claim_due_shipments(10, overdue_by=timedelta(minutes=2), lease=lease)
+    clock.advance(timedelta(seconds=1))
+    after = service.claim_due_shipments(10, overdue_by=timedelta(minutes=2), lease=lease)
+
+    assert (len(first), len(second), during, len(after)) == (2, 1, [], 3)
+    assert set(first) | set(second) == set(after)
+
+
+def test_a_shipment_not_overdue_long_enough_is_not_claimed(service, supplier, clock):
+    supplier.failure = SupplierFailure("unavailable", "HTTP 503", 503)
+    service.dispatch(service.create_shipment(create()).id)  # due in a minute
+    clock.advance(timedelta(minutes=2))
+
+    assert (
+        service.claim_due_shipments(10, overdue_by=timedelta(minutes=2), lease=timedelta(minutes=5))
+        == []
+    )
