@@ -11,6 +11,8 @@ overwrites a later one, and applying the same change twice is a no-op.
 
 from __future__ import annotations
 
+from django.db import transaction
+
 from logistics.public import ShipmentStatus, ShipmentView
 from monolithos.models import Order
 
@@ -44,12 +46,15 @@ def copy_shipment(shipment: ShipmentView) -> bool:
         "shipping_version": shipment.version,
     }
     orders = Order.objects.filter(number=shipment.order_ref, shipping_version__lt=shipment.version)
-    if columns["shipping_status"] == "dispatched":
-        # A dispatched shipment ships a placed order; a cancelled order stays cancelled.
-        copied = orders.exclude(status="cancelled").update(status="shipped", **columns)
-        copied += orders.filter(status="cancelled").update(**columns)
-    else:
-        copied = orders.update(**columns)
+    # A savepoint inside a caller's transaction: a failed copy (the service logs it) must not
+    # abort the caller's own work on PostgreSQL.
+    with transaction.atomic():
+        if columns["shipping_status"] == "dispatched":
+            # A dispatched shipment ships a placed order; a cancelled order stays cancelled.
+            copied = orders.exclude(status="cancelled").update(status="shipped", **columns)
+            copied += orders.filter(status="cancelled").update(**columns)
+        else:
+            copied = orders.update(**columns)
     return bool(copied)
 
 

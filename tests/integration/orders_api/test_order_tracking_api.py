@@ -68,8 +68,12 @@ def test_a_pending_shipment_is_tracked_from_logistics(client_as, owner: User, or
 def test_a_shipment_dispatched_behind_the_orders_columns_is_tracked_and_nothing_is_repaired(
     client_as, owner: User, order: Order, supplier
 ):
-    # Dispatched by a worker; the order's columns still say pending (as after a lost update).
+    # Dispatched by a worker whose copy onto the order's columns was lost (a process that died
+    # between the two commits): the columns still say pending.
     shipment = dispatched(order)
+    Order.objects.filter(pk=order.pk).update(
+        status="placed", shipping_status="pending", tracking_number="", supplier_reference=""
+    )
     client = client_as(owner)
 
     with writes_on_every_database() as writes:
