@@ -82,7 +82,8 @@ SHIP_ORDER = Route(
 
 INVOICE_PDF = Route(
     name="api_invoice_pdf",
-    kind=Kind.READ,
+    # A read, but its new handler hands a lost file's render to the worker: isolated in shadow.
+    kind=Kind.WRITE,
     key=keys.url_kwarg("order_id"),
     comparator=Comparator(
         headers=("Content-Type", "Content-Disposition", "Retry-After"),
