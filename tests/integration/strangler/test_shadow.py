@@ -52,6 +52,13 @@ def final_line(log_lines) -> dict[str, Any]:
     return dict(line)
 
 
+def candidates_timed(route: str) -> float:
+    value = REGISTRY.get_sample_value(
+        "monolithos_strangler_candidate_seconds_count", {"route": route}
+    )
+    return value or 0.0
+
+
 def body(response) -> Any:
     return json.loads(response.content)
 
@@ -78,6 +85,7 @@ def test_the_legacy_answer_is_returned_unchanged_and_a_match_is_counted(
     client, monkeypatch, log_lines
 ):
     before = results("toy_read", "match")
+    timed = candidates_timed("toy_read")
     with override_modes({"toy_read": "legacy"}):
         alone = client.get("/toy/read/7/")
     use_candidate(monkeypatch, "/toy/read/7/", Handler("legacy"))  # answers as legacy does
@@ -87,6 +95,7 @@ def test_the_legacy_answer_is_returned_unchanged_and_a_match_is_counted(
 
     assert (shadowed.status_code, shadowed.content) == (alone.status_code, alone.content)
     assert results("toy_read", "match") == before + 1
+    assert candidates_timed("toy_read") == timed + 1
     line = log_lines.events("request_finished")[-1]
     assert (line["route"], line["side"], line["shadow"]) == ("toy_read", "legacy", "match")
 
