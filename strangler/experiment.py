@@ -8,10 +8,11 @@ beside the result) and ``publish`` (where results go). An error in any hook, lik
 the candidate, becomes the result ``error`` and is logged; it never reaches the request, and the
 control's answer is returned unchanged in every case.
 
-What Scientist leaves to its users is decided here. A candidate has a time budget: one still
-running when the budget is spent is abandoned (result ``timeout``), its late answer discarded. A
-read's candidate runs on the bounded shadow pool beside the control, so its latency overlaps the
-control's instead of adding to it; with no room in the pool it is not run (``skipped``). A
+What Scientist leaves to its users is decided here. A candidate has a time budget: one that
+takes longer is abandoned (result ``timeout``), its late answer discarded. A read's candidate
+runs on the bounded shadow pool once the control has answered, and nobody waits for it: it adds
+nothing to the answer (run beside the control, it doubled a read's latency: the GIL and the
+wait; docs/adr/0016 has the numbers); with no room in the pool it is not run (``skipped``). A
 write's candidate runs first, in the request's thread, isolated (``strangler.isolation``: a
 rolled-back transaction on every database, side effects refused), so that it sees the state the
 control will see; its duration is the latency shadow mode adds to a write.
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,8 @@ from strangler.state import Clock
 logger = structlog.get_logger(__name__)
 
 MATCH, MISMATCH, ERROR, TIMEOUT, SKIPPED = "match", "mismatch", "error", "timeout", "skipped"
+PENDING = "pending"
+"""A read's comparison still running when its request's answer left (published later)."""
 OUTCOMES = (MATCH, MISMATCH, ERROR, TIMEOUT, SKIPPED)
 
 View = Callable[[], HttpResponseBase]
@@ -51,6 +54,8 @@ class Result:
     error: str = ""
     candidate_seconds: float | None = None
     context: Mapping[str, Any] = field(default_factory=dict)
+    pending: Future[Result] | None = None
+    """For a ``pending`` result: the comparison still running, which publishes its own."""
 
 
 @dataclass(frozen=True)
@@ -72,24 +77,40 @@ class Experiment:
     context: Callable[[], Mapping[str, Any]] = dict
     run_if: Callable[[], bool] = lambda: True
 
-    def run_beside(self, control: View, candidate: View) -> tuple[HttpResponseBase, Result]:
-        """A read: the candidate on the pool while the control answers."""
-        if not self._hook("run_if", self.run_if, default=False):
-            response = control()
-            return response, self._finish(response, outcome=SKIPPED)
-        started = self.clock()
-        future = self.executor.try_submit(lambda: self._try(candidate))
+    def run_after(self, control: View, candidate: View) -> tuple[HttpResponseBase, Result]:
+        """A read: the control answers; the candidate runs on the pool once it has.
+
+        The candidate is not waited for, so it adds nothing to the control's answer: its result
+        is published from the pool (``strangler_shadow``, under the request's trace id) and the
+        request's own result is ``pending``, unless the candidate was done before the control's
+        answer left (an inline executor, in tests). Over its budget, its answer is discarded
+        (``timeout``); with no room in the pool it is not run (``skipped``).
+        """
         response = control()
+        if not self._hook("run_if", self.run_if, default=False):
+            return response, self._finish(response, outcome=SKIPPED)
+        try:
+            clean_control = self.comparator.clean(observe(response, self.comparator.headers))
+        except Exception as error:
+            logger.warning("strangler_hook_failed", hook="clean", route=self.name, exc_info=True)
+            return response, self._finish(response, outcome=ERROR, error=f"clean: {error!r}")
+        context = self._hook("context", self.context, default={})
+
+        def run() -> Result:
+            try:
+                tried = self._try(candidate)
+            except Exception as error:
+                return self._result(ERROR, clean_control, error=_describe(error), context=context)
+            return self._judged(clean_control, tried, context)
+
+        future = self.executor.try_submit(run)
         if future is None:
             return response, self._finish(response, outcome=SKIPPED)
-        remaining = self.budget_seconds - (self.clock() - started)
-        try:
-            tried = future.result(timeout=max(0.0, remaining))
-        except FutureTimeout:
-            return response, self._finish(response, outcome=TIMEOUT)
-        except Exception as error:
-            return response, self._finish(response, outcome=ERROR, error=_describe(error))
-        return response, self._judge(response, tried)
+        if future.done():
+            return response, future.result()
+        return response, Result(
+            route=self.name, outcome=PENDING, control=clean_control, pending=future
+        )
 
     def run_first(self, control: View, candidate: View) -> tuple[HttpResponseBase, Result]:
         """A write: the candidate first, isolated, then the control."""
@@ -122,20 +143,32 @@ class Experiment:
         return Tried(observation, self.clock() - started)
 
     def _judge(self, response: HttpResponseBase, tried: Tried) -> Result:
-        if tried.seconds > self.budget_seconds:
-            return self._finish(response, outcome=TIMEOUT, seconds=tried.seconds)
         try:
             control = self.comparator.clean(observe(response, self.comparator.headers))
+        except Exception as error:
+            logger.warning("strangler_hook_failed", hook="clean", route=self.name, exc_info=True)
+            return self._finish(response, outcome=ERROR, error=f"clean: {_describe(error)}")
+        return self._judged(control, tried, None)
+
+    def _judged(
+        self, control: Observation, tried: Tried, context: Mapping[str, Any] | None
+    ) -> Result:
+        if tried.seconds > self.budget_seconds:
+            return self._result(TIMEOUT, control, seconds=tried.seconds, context=context)
+        try:
             comparison = self.comparator.compare(control, tried.observation)
         except Exception as error:
             logger.warning("strangler_hook_failed", hook="compare", route=self.name, exc_info=True)
-            return self._finish(response, outcome=ERROR, error=f"compare: {_describe(error)}")
+            return self._result(
+                ERROR, control, error=f"compare: {_describe(error)}", context=context
+            )
         return self._result(
             MATCH if comparison.matched else MISMATCH,
             control,
             candidate=tried.observation,
             comparison=comparison,
             seconds=tried.seconds,
+            context=context,
         )
 
     def _finish(
@@ -162,8 +195,10 @@ class Experiment:
         comparison: Comparison | None = None,
         error: str = "",
         seconds: float | None = None,
+        context: Mapping[str, Any] | None = None,
     ) -> Result:
-        context = self._hook("context", self.context, default={})
+        if context is None:
+            context = self._hook("context", self.context, default={})
         result = Result(
             route=self.name,
             outcome=outcome,

@@ -124,7 +124,7 @@ class StrangledView:
         if self.route.kind is Kind.WRITE:
             response, result = experiment.run_first(control, candidate)
         else:
-            response, result = experiment.run_beside(control, candidate)
+            response, result = experiment.run_after(control, candidate)
         structlog.contextvars.bind_contextvars(shadow=result.outcome)
         return self._served(Side.LEGACY, response)
 

@@ -29,7 +29,7 @@ from strangler.comparison import Comparator
 from strangler.experiment import Experiment
 from strangler.facade import StrangledView
 from strangler.models import ShadowMismatch
-from strangler.pool import BoundedPool
+from strangler.pool import BoundedPool, InlineExecutor
 from strangler.tasks import purge_mismatches
 from strangler.testing import FakeClock, override_modes
 from tests.characterization.shop import order_payload, place
@@ -323,11 +323,11 @@ def test_a_comparator_that_raises_makes_an_error_result_not_an_error_response():
         comparator=Comparator(normalizers=(broken_normalizer,)),
         budget_seconds=1.0,
         clock=FakeClock(),
-        executor=BoundedPool(1),
+        executor=InlineExecutor(),
         publish=lambda result: None,
     )
 
-    response, result = experiment.run_beside(
+    response, result = experiment.run_after(
         lambda: JsonResponse({"a": 1}), lambda: JsonResponse({"a": 1})
     )
 
@@ -335,45 +335,78 @@ def test_a_comparator_that_raises_makes_an_error_result_not_an_error_response():
     assert result.outcome == "error"
 
 
-def blocked_candidate(release: threading.Event) -> Any:
+def blocked_candidate(release: threading.Event, clock: FakeClock | None = None) -> Any:
     def candidate() -> HttpResponse:
         release.wait(timeout=30)
-        return JsonResponse({"a": 2})
+        if clock is not None:
+            clock.advance(2.0)  # it took two seconds
+        return JsonResponse({"a": 1})
 
     return candidate
 
 
-def experiment_on(pool: BoundedPool, budget: float) -> Experiment:
+def experiment_on(pool: Any, budget: float, clock: FakeClock, published: list) -> Experiment:
     return Experiment(
         name="toy",
         comparator=Comparator(),
         budget_seconds=budget,
-        clock=FakeClock(),
+        clock=clock,
         executor=pool,
-        publish=lambda result: None,
+        publish=published.append,
     )
 
 
-def test_a_read_candidate_still_running_when_the_budget_is_spent_is_abandoned():
+def test_a_read_candidate_runs_on_the_pool_after_the_answer_and_publishes_its_result():
+    order: list[str] = []
+    published: list[Any] = []
     release = threading.Event()
-    pool = BoundedPool(1)
-    try:
-        response, result = experiment_on(pool, budget=0.0).run_beside(
-            lambda: JsonResponse({"a": 1}), blocked_candidate(release)
-        )
-    finally:
-        release.set()
+
+    def control() -> HttpResponse:
+        order.append("control")
+        return JsonResponse({"a": 1})
+
+    def candidate() -> HttpResponse:
+        release.wait(timeout=30)
+        order.append(threading.current_thread().name)
+        return JsonResponse({"a": 1})
+
+    experiment = experiment_on(BoundedPool(1), 1.0, FakeClock(), published)
+    response, result = experiment.run_after(control, candidate)
+    assert (result.outcome, published) == ("pending", [])  # nobody waits for the candidate
+    release.set()
+    assert result.pending is not None
+    finished = result.pending.result(timeout=30)
 
     assert body(response) == {"a": 1}
-    assert result.outcome == "timeout"
+    assert order[0] == "control" and order[1].startswith("strangler-shadow")
+    assert finished.outcome == "match"
+    assert [r.outcome for r in published] == ["match"]
+
+
+def test_a_read_candidate_over_its_budget_is_abandoned_and_its_answer_discarded():
+    release, clock = threading.Event(), FakeClock()
+    published: list[Any] = []
+    experiment = experiment_on(BoundedPool(1), 0.5, clock, published)
+
+    response, result = experiment.run_after(
+        lambda: JsonResponse({"a": 1}), blocked_candidate(release, clock)
+    )
+    release.set()
+    assert result.pending is not None
+    result.pending.result(timeout=30)
+
+    assert body(response) == {"a": 1}
+    assert [r.outcome for r in published] == ["timeout"]
+    assert published[0].candidate is None
 
 
 def test_a_full_pool_skips_the_candidate_instead_of_queueing_it():
     release = threading.Event()
+    published: list[Any] = []
     pool = BoundedPool(1)  # one thread, one waiting place
     try:
         busy = [pool.try_submit(blocked_candidate(release)) for _ in range(2)]
-        response, result = experiment_on(pool, budget=1.0).run_beside(
+        response, result = experiment_on(pool, 1.0, FakeClock(), published).run_after(
             lambda: JsonResponse({"a": 1}), blocked_candidate(release)
         )
     finally:
@@ -382,22 +415,6 @@ def test_a_full_pool_skips_the_candidate_instead_of_queueing_it():
     assert all(future is not None for future in busy)
     assert result.outcome == "skipped"
     assert body(response) == {"a": 1}
-
-
-def test_a_read_candidate_runs_on_the_pool_beside_the_control():
-    seen: list[str] = []
-    pool = BoundedPool(1)
-
-    def candidate() -> HttpResponse:
-        seen.append(threading.current_thread().name)
-        return JsonResponse({"a": 1})
-
-    _, result = experiment_on(pool, budget=30.0).run_beside(
-        lambda: JsonResponse({"a": 1}), candidate
-    )
-
-    assert result.outcome == "match"
-    assert seen and seen[0].startswith("strangler-shadow")
 
 
 # ---------------------------------------------------------------------- retention
