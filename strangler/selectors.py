@@ -93,6 +93,7 @@ def change_json(change: ModeChange) -> dict[str, Any]:
         "from_percent": format_percent(change.from_basis_points),
         "to": change.to_mode,
         "to_percent": format_percent(change.to_basis_points),
+        "change": change.change(),
         "reason": change.reason,
         "version": change.version,
     }

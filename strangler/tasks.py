@@ -26,8 +26,10 @@ def purge_mismatches() -> int:
 def routing_state() -> dict[str, Any]:
     """The state this worker process routes by: its version and each route's effective mode."""
     snapshot = wiring.store().snapshot()
-    return {
+    state = {
         "version": snapshot.version,
         "killed": snapshot.killed,
         "routes": {name: state.mode.value for name, state in snapshot.routes.items()},
     }
+    logger.info("strangler_routing_state", **state)
+    return state

@@ -116,7 +116,7 @@ class Command(BaseCommand):
             self.stdout.write("latest changes:")
             for change in state["changes"]:
                 self.stdout.write(
-                    f"  {change['at']} {change['route']}: {change['from']} -> {change['to']} "
+                    f"  {change['at']} {change['route']}: {change['change']} "
                     f"by {change['actor']} ({change['via']}): {change['reason']}"
                 )
 

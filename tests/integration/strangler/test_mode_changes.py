@@ -216,7 +216,7 @@ def test_status_lists_every_route_its_mode_and_the_latest_changes():
     assert set(lines) >= {"api_place_order", "api_track_order", "api_ship_order"}
     assert "canary 10.00 %" in lines["api_place_order"]
     assert "legacy" in lines["api_place_order"].split("%")[1]  # serving: legacy (killed)
-    assert "api_place_order: legacy -> canary by" in out
+    assert "api_place_order: legacy -> canary 10.00 % by" in out
     as_json = json.loads(strangler("status", "--json"))
     assert as_json["kill_switch"]["engaged"] is True
 
@@ -273,6 +273,7 @@ def test_the_panel_shows_the_state_to_staff_only(client):
     assert routes["api_track_order"]["mode"] == "shadow"
     assert routes["api_track_order"]["kind"] == "read"
     assert body["changes"][0]["reason"] == "compare"
+    assert body["process"]["version"] == body["version"]  # this process routes by the latest
     assert client.post("/ops/strangler/").status_code == 405
 
 
