@@ -42,6 +42,7 @@ COPY monolithos ./monolithos
 COPY notifications ./notifications
 COPY observability ./observability
 COPY outbox ./outbox
+COPY strangler ./strangler
 COPY supplier_sim ./supplier_sim
 
 # Static files are baked into the image; collectstatic needs no database and no secrets, so the

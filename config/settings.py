@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "logistics.apps.LogisticsConfig",
     "notifications.apps.NotificationsConfig",
     "outbox.apps.OutboxConfig",
+    "strangler.apps.StranglerConfig",
 ]
 
 # The observability middlewares come first, so that every request, including one rejected by a
@@ -311,6 +312,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "monolithos.tasks.purge_order_requests",
         "schedule": 3600.0,
     },
+    "purge-strangler-mismatches": {
+        "task": "strangler.tasks.purge_mismatches",
+        "schedule": 3600.0,
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The outbox (docs/adr/0009-transactional-outbox.md): a message still unpublished this long after
@@ -397,6 +402,27 @@ if PRODUCTION and LEGACY_SHOP_API_KEY is None and not LEGACY_SHOP_API_OPEN:
         "LEGACY_SHOP_API_KEY is required in production: without it the legacy shop endpoints "
         "(/api/orders/...) are open to anyone; set LEGACY_SHOP_API_OPEN=true to run them open "
         "on purpose"
+    )
+
+# The strangler facade (docs/adr/0016, docs/runbook.md Phase 5). Each process reads the state's
+# version from the cache (CACHE_URL) this often, reloads from the database when it moved, and
+# every FALLBACK seconds when it cannot be read (no shared cache, Redis down); MAX_AGE bounds a
+# copy's age whatever the cache says. Shadow candidates get BUDGET seconds, on WORKERS threads
+# per process; mismatches are kept RETENTION days.
+STRANGLER_STATE_CHECK_SECONDS = env.number("STRANGLER_STATE_CHECK_SECONDS", 0.25, minimum=0.01)
+STRANGLER_STATE_FALLBACK_SECONDS = env.number("STRANGLER_STATE_FALLBACK_SECONDS", 1.0, minimum=0.05)
+STRANGLER_STATE_MAX_AGE_SECONDS = env.number("STRANGLER_STATE_MAX_AGE_SECONDS", 30.0, minimum=1.0)
+STRANGLER_SHADOW_BUDGET_SECONDS = env.number("STRANGLER_SHADOW_BUDGET_SECONDS", 0.5, minimum=0.01)
+STRANGLER_SHADOW_WORKERS = env.integer("STRANGLER_SHADOW_WORKERS", 4, minimum=1)
+STRANGLER_MISMATCH_RETENTION_DAYS = env.integer("STRANGLER_MISMATCH_RETENTION_DAYS", 14, minimum=1)
+if not (
+    STRANGLER_STATE_CHECK_SECONDS
+    <= STRANGLER_STATE_FALLBACK_SECONDS
+    <= STRANGLER_STATE_MAX_AGE_SECONDS
+):
+    env.errors.append(
+        "STRANGLER_STATE_CHECK_SECONDS <= STRANGLER_STATE_FALLBACK_SECONDS <= "
+        "STRANGLER_STATE_MAX_AGE_SECONDS must hold"
     )
 
 # Logs: JSON lines in production, readable console lines in development (LOG_FORMAT overrides).

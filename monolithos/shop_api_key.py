@@ -1,8 +1,9 @@
 """The closing switch of the legacy shop JSON endpoints: LEGACY_SHOP_API_KEY (LEGACY.md #18).
 
 The four ``/api/orders/...`` views were written without authentication or CSRF protection, and
-the web shop still calls them with that contract. ``shop_api_key_required`` wraps each of them
-in the URLconf (monolithos/urls.py), so the legacy views themselves stay as they were. While
+the web shop still calls them with that contract. ``shop_api_key_required`` wraps each of them,
+and each new handler of their strangled routes, in the root URLconf (config/urls.py), so the
+legacy views themselves stay as they were. While
 the setting is unset every request passes, unchanged. Once it is set, a request must carry the
 key in the ``X-Shop-Api-Key`` header, compared in constant time, or it is answered 401 in the
 endpoints' own error format, ``{"error": "..."}``, before the view runs. Closing them is a step

@@ -18,10 +18,40 @@ from typing import Any
 
 import pytest
 
+from tests import strangler_modes
+
 ROOT = Path(__file__).resolve().parent.parent
+CHARACTERIZATION = ROOT / "tests" / "characterization"
 
 
 DATABASES = ["default", "logistics"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--strangler-modes",
+        default=",".join(strangler_modes.MODES),
+        help="the modes the characterization suite runs in, every strangled route in each "
+        "(comma-separated; default: legacy,shadow,new)",
+    )
+
+
+def _chosen_modes(config: pytest.Config) -> list[str]:
+    modes = [mode.strip() for mode in config.getoption("--strangler-modes").split(",")]
+    unknown = set(modes) - set(strangler_modes.MODES)
+    if unknown or not modes:
+        raise pytest.UsageError(f"--strangler-modes: unknown mode(s) {sorted(unknown)}")
+    return modes
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if (
+        "strangler_mode" in metafunc.fixturenames
+        and CHARACTERIZATION in Path(metafunc.definition.path).parents
+    ):
+        metafunc.parametrize(
+            "strangler_mode", _chosen_modes(metafunc.config), indirect=True, scope="function"
+        )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -29,8 +59,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
     The legacy app now writes shipments to the logistics database through the facade, so a test
     of a legacy endpoint touches both, whichever fixture (``db``, a mark) gave it database access.
+    A characterization test that meets a declared difference of the mode it runs in is expected
+    to fail there (tests/strangler_modes.py).
     """
     for item in items:
+        callspec = getattr(item, "callspec", None)
+        mode = callspec.params.get("strangler_mode") if callspec is not None else None
+        function = getattr(item, "originalname", item.name)
+        difference = mode and strangler_modes.declared_difference(mode, item.path.name, function)
+        if difference:
+            item.add_marker(
+                pytest.mark.xfail(
+                    strict=True, reason=f"declared difference in {mode}: {difference}"
+                )
+            )
         fixtures = set(getattr(item, "fixturenames", ()))
         marker = item.get_closest_marker("django_db")
         uses_db = marker is not None or {"db", "transactional_db"} & fixtures
@@ -159,6 +201,22 @@ def log_lines() -> Iterator[LogLines]:
         yield LogLines(stream)
     finally:
         root.removeHandler(handler)
+
+
+@pytest.fixture(autouse=True)
+def strangler_mode(request: pytest.FixtureRequest, settings: Any) -> Iterator[str]:
+    """Every strangled route in one mode: legacy, unless the characterization suite runs in
+    another (tests/strangler_modes.py). Routed by a fixed state, no database; shadow candidates
+    run inline."""
+    from strangler.testing import override_modes
+
+    mode: str = getattr(request, "param", "legacy")
+    with override_modes(all_routes=mode):
+        if mode == "new":
+            with strangler_modes.workers_after_each_request(settings):
+                yield mode
+        else:
+            yield mode
 
 
 @pytest.fixture(autouse=True)

@@ -16,6 +16,7 @@ PACKAGES = [
     "notifications",
     "observability",
     "outbox",
+    "strangler",
     "supplier_sim",
 ]
 LINT_IMPORTS = str(Path(sys.executable).with_name("lint-imports"))
@@ -87,3 +88,24 @@ def test_a_new_order_entry_point_calling_the_god_object_breaks_the_build(tmp_pat
         in result.stdout
     )
     assert "monolithos.selectors -> monolithos.order_manager" in result.stdout
+
+
+def test_the_strangler_importing_an_app_breaks_the_build(tmp_path):
+    tree = copy_of_the_project(tmp_path)
+    (tree / "strangler" / "shortcut.py").write_text("from monolithos.models import Order\n")
+
+    result = lint_imports(tree)
+
+    assert result.returncode != 0
+    assert "The strangler imports no app: it knows routes and views only BROKEN" in result.stdout
+    assert "strangler.shortcut -> monolithos.models" in result.stdout
+
+
+def test_an_app_importing_the_strangler_breaks_the_build(tmp_path):
+    tree = copy_of_the_project(tmp_path)
+    (tree / "monolithos" / "shortcut.py").write_text("from strangler import registry\n")
+
+    result = lint_imports(tree)
+
+    assert result.returncode != 0
+    assert "No app imports the strangler (the root URLconf registers views) BROKEN" in result.stdout

@@ -29,6 +29,7 @@ from observability.metrics import (
     SUPPLIER_CALL_SECONDS,
     TASK_SECONDS,
 )
+from strangler import metrics as strangler_metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS = ROOT / "ops" / "prometheus"
@@ -37,6 +38,7 @@ SLO_RULES = PROMETHEUS / "rules" / "slo.yml"
 ASYNC_RULES = PROMETHEUS / "rules" / "async.yml"
 CACHE_RULES = PROMETHEUS / "rules" / "cache.yml"
 LOGISTICS_RULES = PROMETHEUS / "rules" / "logistics.yml"
+STRANGLER_RULES = PROMETHEUS / "rules" / "strangler.yml"
 DASHBOARD = GRAFANA / "dashboards" / "monolithos.json"
 RUNBOOK = ROOT / "docs" / "runbook.md"
 
@@ -48,6 +50,7 @@ ALERT_CONTRACT = {
     ASYNC_RULES: ("component", "docs/runbook.md#queue-backlog"),
     CACHE_RULES: ("component", "docs/runbook.md#cache-unavailable"),
     LOGISTICS_RULES: ("component", "docs/runbook.md#guarded-shipment-writes-and-claimed-sweeps"),
+    STRANGLER_RULES: ("component", "docs/runbook.md#phase-5-traffic-shift"),
 }
 RULE_FILES = sorted(ALERT_CONTRACT)
 
@@ -80,6 +83,21 @@ EXPOSED_NAMES = (
     }
     | {metric._name + "_total" for metric in (ORDERS_PLACED, ORDERS_FAILED, CACHE_UNAVAILABLE)}
     | SCRAPE_TIME_GAUGES
+    | {strangler_metrics.CANDIDATE_SECONDS._name + s for s in ("_bucket", "_sum", "_count")}
+    | {
+        metric._name + "_total"
+        for metric in (
+            strangler_metrics.REQUESTS,
+            strangler_metrics.SHADOW_RESULTS,
+            strangler_metrics.NEW_HANDLER_ERRORS,
+        )
+    }
+    | {
+        strangler_metrics.ROUTE_MODE,
+        strangler_metrics.ROUTE_PERCENT,
+        strangler_metrics.KILL_SWITCH,
+        strangler_metrics.STATE_VERSION,
+    }
 )
 
 APP_METRIC = re.compile(r"(?<![\w:])monolithos_\w+")
@@ -304,3 +322,18 @@ def test_the_dashboard_queries_are_valid_promql(promtool, tmp_path):
     rules_file.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": records}]}))
 
     run(promtool, "check", "rules", rules_file)
+
+
+def test_the_strangler_state_gauges_are_taken_with_max_across_instances():
+    # Every process routes by a copy of one state: a sum would count a route once per process.
+    gauges = {
+        strangler_metrics.ROUTE_MODE,
+        strangler_metrics.ROUTE_PERCENT,
+        strangler_metrics.KILL_SWITCH,
+    }
+    for gauge in gauges:
+        exprs = [rule["expr"] for rule in rules() if gauge in names_in(APP_METRIC, [rule["expr"]])]
+        assert exprs, gauge
+        for expr in exprs:
+            assert re.fullmatch(rf"max(?: by \([\w, ]+\))? ?\({gauge}\)", expr.strip()), expr
+        assert gauge not in names_in(APP_METRIC, dashboard_exprs()), gauge

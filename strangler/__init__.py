@@ -1,0 +1,12 @@
+"""The strangler facade: per-route traffic modes, shadow comparisons, the kill switch, the panel.
+
+A strangled route has a legacy handler and a new one with the same contract; the facade picks
+one per request from the route's mode (``legacy``, ``shadow``, ``canary`` with a sticky
+percentage, ``new``) unless the kill switch sends everything to legacy. Modes live in the
+database, audited, and reach every process through a version key in the cache
+(docs/adr/0016-strangler-facade.md).
+
+This package knows routes and view callables and nothing of any app: it imports no app
+(``observability`` aside, the cross-cutting infrastructure), and no app imports it; only the
+root URLconf registers views with it (import-linter contracts in pyproject.toml).
+"""

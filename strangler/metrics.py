@@ -1,0 +1,86 @@
+"""The strangler's metrics: part of the operations contract (ops/prometheus, ops/grafana).
+
+Requests by route, side and status; shadow comparisons by route and result; the candidates'
+latency; new handlers that raised. The current mode and percentage of each route and the kill
+switch are read at scrape time from the serving process's copy of the state (every process
+holds the same one within a second), so they bypass the multiprocess files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from observability.metrics import LATENCY_BUCKETS, register_scrape_collector
+from strangler.modes import Mode
+
+REQUESTS = Counter(
+    "monolithos_strangler_requests",
+    "Requests to strangled routes, by route, the side that answered (legacy, new) and status.",
+    ["route", "side", "status"],
+)
+SHADOW_RESULTS = Counter(
+    "monolithos_strangler_shadow_results",
+    "Shadow comparisons by route and result (match, mismatch, error, timeout, skipped).",
+    ["route", "result"],
+)
+CANDIDATE_SECONDS = Histogram(
+    "monolithos_strangler_candidate_seconds",
+    "Run time of shadow candidates (the new handler beside the legacy one), by route.",
+    ["route"],
+    buckets=(0.001, 0.0025, *LATENCY_BUCKETS),
+)
+NEW_HANDLER_ERRORS = Counter(
+    "monolithos_strangler_new_handler_errors",
+    "New handlers that raised while serving a request (canary or new), by route and whether "
+    "legacy answered instead (fallback: true) or the route's error did.",
+    ["route", "fallback"],
+)
+
+ROUTE_MODE = "monolithos_strangler_route_mode"
+ROUTE_PERCENT = "monolithos_strangler_route_percent"
+KILL_SWITCH = "monolithos_strangler_kill_switch"
+STATE_VERSION = "monolithos_strangler_state_version"
+
+
+class StateCollector(Collector):
+    """Each route's configured mode (1 for its mode, 0 for the others) and canary percentage,
+    the kill switch and the state's version, as this process routes by them."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from strangler import registry, wiring
+
+        snapshot = wiring.store().snapshot()
+        modes = GaugeMetricFamily(
+            ROUTE_MODE, "The route's configured mode (1) among all modes.", labels=["route", "mode"]
+        )
+        percent = GaugeMetricFamily(
+            ROUTE_PERCENT,
+            "The share of routing keys the route sends to new, in percent.",
+            labels=["route"],
+        )
+        for name in registry.routes():
+            state = snapshot.configured(name)
+            for mode in Mode:
+                modes.add_metric([name, mode.value], 1.0 if state.mode is mode else 0.0)
+            share = {Mode.CANARY: state.basis_points / 100, Mode.NEW: 100.0}.get(state.mode, 0.0)
+            percent.add_metric([name], share)
+        yield modes
+        yield percent
+        yield GaugeMetricFamily(
+            KILL_SWITCH,
+            "1 while the kill switch sends every route to legacy.",
+            value=snapshot.killed,
+        )
+        yield GaugeMetricFamily(
+            STATE_VERSION,
+            "The version of the state this process routes by.",
+            value=snapshot.version,
+        )
+
+
+def register_state_collector() -> None:
+    register_scrape_collector(StateCollector())

@@ -1,0 +1,135 @@
+"""What the strangler stores: route modes, the kill switch, the audit of changes, mismatches.
+
+Modes and the kill switch are written only by ``strangler.services`` (every change audited in
+the same transaction); shadow mismatches by the result publisher, and deleted after
+STRANGLER_MISMATCH_RETENTION_DAYS by ``strangler.tasks.purge_mismatches``.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.core.validators import MaxValueValidator
+from django.db import models
+
+from strangler.modes import FULL, Mode, format_percent
+
+MODE_CHOICES = [(mode.value, mode.value) for mode in Mode]
+
+
+def new_salt() -> str:
+    return secrets.token_hex(8)
+
+
+class RouteMode(models.Model):
+    """One strangled route's mode; ``basis_points`` is the canary's share (10,000 = 100 %)."""
+
+    route = models.CharField(max_length=100, unique=True)
+    mode = models.CharField(max_length=10, choices=MODE_CHOICES, default=Mode.LEGACY.value)
+    basis_points = models.PositiveIntegerField(
+        "canary share (0.01 %)", default=0, validators=[MaxValueValidator(FULL)]
+    )
+    salt = models.CharField(
+        max_length=32,
+        default=new_salt,
+        help_text="Hashed with each routing key: changing it reshuffles who is in the canary.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["route"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(basis_points__lte=FULL), name="strangler_percent_at_most_100"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(mode__in=[mode.value for mode in Mode]),
+                name="strangler_known_mode",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.route}: {self.describe()}"
+
+    def describe(self) -> str:
+        if self.mode == Mode.CANARY:
+            return f"canary {format_percent(self.basis_points)} %"
+        return str(self.mode)
+
+
+class StranglerState(models.Model):
+    """The one row (pk 1) holding the state's version and the kill switch.
+
+    ``version`` grows with every change of any route or of the switch; processes compare it
+    with the version of their in-process copy.
+    """
+
+    version = models.PositiveBigIntegerField(default=1)
+    killed = models.BooleanField("kill switch engaged", default=False)
+    changed_at = models.DateTimeField(null=True, blank=True)
+    changed_by = models.CharField(max_length=150, blank=True)
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = "kill switch"
+        verbose_name_plural = "kill switch"
+
+    def __str__(self) -> str:
+        return "engaged: every route on legacy" if self.killed else "lifted"
+
+
+class ModeChange(models.Model):
+    """The audit trail: who changed what, when, from what to what, and why."""
+
+    KILL_SWITCH = "*"
+
+    at = models.DateTimeField(db_index=True)
+    actor = models.CharField(max_length=150)
+    via = models.CharField(max_length=20)  # admin, command, api
+    route = models.CharField(max_length=100, db_index=True)  # "*": the kill switch
+    from_mode = models.CharField(max_length=10)
+    from_basis_points = models.PositiveIntegerField(default=0)
+    to_mode = models.CharField(max_length=10)
+    to_basis_points = models.PositiveIntegerField(default=0)
+    reason = models.TextField()
+    version = models.PositiveBigIntegerField()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.route}: {self.change()} by {self.actor}"
+
+    def change(self) -> str:
+        def show(mode: str, points: int) -> str:
+            return f"canary {format_percent(points)} %" if mode == Mode.CANARY else mode
+
+        before = show(self.from_mode, self.from_basis_points)
+        return f"{before} -> {show(self.to_mode, self.to_basis_points)}"
+
+
+class ShadowMismatch(models.Model):
+    """A shadow comparison that did not agree (or whose candidate failed), kept for a while."""
+
+    MISMATCH = "mismatch"
+    ERROR = "error"
+    OUTCOMES = [(MISMATCH, MISMATCH), (ERROR, ERROR)]
+
+    created_at = models.DateTimeField(db_index=True)
+    route = models.CharField(max_length=100)
+    outcome = models.CharField(max_length=10, choices=OUTCOMES, default=MISMATCH)
+    routing_key = models.CharField(max_length=255, blank=True)
+    control = models.JSONField()
+    candidate = models.JSONField(null=True)
+    diff = models.JSONField(default=dict)
+    error = models.TextField(blank=True)
+    context = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["route", "-created_at"])]
+        verbose_name_plural = "shadow mismatches"
+
+    def __str__(self) -> str:
+        return f"{self.route} {self.outcome} at {self.created_at:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,58 @@
+"""Where shadow results go (Scientist's ``publish``): a counter, a log line, stored mismatches.
+
+Every result is counted by route and outcome and logged (``strangler_shadow``: a warning for a
+mismatch or an error). A mismatch, or a candidate's error, is stored with both clean answers,
+the diff and the routing key (``ShadowMismatch``, kept STRANGLER_MISMATCH_RETENTION_DAYS).
+"""
+
+from __future__ import annotations
+
+import structlog
+from django.utils import timezone
+
+from strangler import metrics
+from strangler.experiment import ERROR, MISMATCH, Result
+from strangler.models import ShadowMismatch
+
+logger = structlog.get_logger(__name__)
+
+
+def publish(result: Result) -> None:
+    metrics.SHADOW_RESULTS.labels(result.route, result.outcome).inc()
+    fields: dict[str, object] = {
+        "route": result.route,
+        "result": result.outcome,
+        "candidate_ms": (
+            round(result.candidate_seconds * 1000, 2)
+            if result.candidate_seconds is not None
+            else None
+        ),
+    }
+    if result.comparison is not None and result.comparison.declared:
+        fields["declared"] = list(result.comparison.declared)
+    if result.outcome in (MISMATCH, ERROR):
+        logger.warning(
+            "strangler_shadow",
+            differs=sorted(result.comparison.diff) if result.comparison else None,
+            error=result.error or None,
+            **fields,
+        )
+        store(result)
+    else:
+        logger.info("strangler_shadow", **fields)
+
+
+def store(result: Result) -> ShadowMismatch:
+    context = dict(result.context)
+    key = context.pop("routing_key", None)
+    return ShadowMismatch.objects.create(
+        created_at=timezone.now(),
+        route=result.route,
+        outcome=ShadowMismatch.ERROR if result.outcome == ERROR else ShadowMismatch.MISMATCH,
+        routing_key=str(key or "")[:255],
+        control=result.control.as_json(),
+        candidate=result.candidate.as_json() if result.candidate else None,
+        diff=result.comparison.diff if result.comparison else {},
+        error=result.error,
+        context=context,
+    )

@@ -1,0 +1,201 @@
+"""Changing the strangler's state: every change validated, audited and announced.
+
+Each change runs in one transaction: the route's row (or the switch's), one ``ModeChange`` row
+and the state's version, bumped with ``F() + 1`` under the switch row's lock so two changes are
+ordered. After the commit the version is announced in the cache, and this process drops its
+copy at once; every other process sees it at its next check (``strangler.state``).
+
+Refused changes raise ``ChangeRefused`` with the reason and change nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+import structlog
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from strangler import registry, wiring
+from strangler.models import ModeChange, RouteMode, ShadowMismatch, StranglerState
+from strangler.modes import InvalidPercent, Mode, parse_percent
+from strangler.selectors import STATE_PK
+
+logger = structlog.get_logger(__name__)
+
+KILLED, LIVE = "killed", "live"
+VIA = ("admin", "command", "api")
+
+
+class ChangeRefused(ValueError):
+    """The change was not made; the message says why."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a change did: ``change`` is None when there was nothing to change."""
+
+    change: ModeChange | None
+    message: str
+    announced: bool = True
+
+
+def _check_common(reason: str, actor: str, via: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ChangeRefused("a reason is required: say why (it goes into the audit trail)")
+    if not actor:
+        raise ChangeRefused("the change needs an actor (who makes it)")
+    if via not in VIA:
+        raise ChangeRefused(f"via must be one of {', '.join(VIA)}")
+    return reason
+
+
+def set_mode(
+    *,
+    route: str,
+    mode: str,
+    percent: str | Decimal | int | None = None,
+    reason: str,
+    actor: str,
+    via: str,
+) -> Outcome:
+    """Put ``route`` in ``mode`` (``percent`` for canary only)."""
+    reason = _check_common(reason, actor, via)
+    try:
+        spec = registry.get(route)
+    except registry.UnknownRoute as error:
+        raise ChangeRefused(str(error)) from None
+    try:
+        target = Mode(mode)
+    except ValueError:
+        raise ChangeRefused(
+            f"unknown mode {mode!r} (modes: {', '.join(m.value for m in Mode)})"
+        ) from None
+    if target not in spec.modes:
+        supported = ", ".join(m.value for m in Mode if m in spec.modes)
+        raise ChangeRefused(f"route {route} does not support {target} (it supports: {supported})")
+    if target is Mode.CANARY:
+        if percent is None:
+            raise ChangeRefused("canary needs a percent (0 to 100, in 0.01 steps)")
+        try:
+            points = parse_percent(percent)
+        except InvalidPercent as error:
+            raise ChangeRefused(str(error)) from None
+    elif percent is not None:
+        raise ChangeRefused(f"a percent applies to canary only, not to {target}")
+    else:
+        points = 0
+
+    with transaction.atomic():
+        state = _locked_state()
+        row, _ = RouteMode.objects.select_for_update().get_or_create(route=route)
+        before_mode, before_points = Mode(row.mode), row.basis_points
+        if (before_mode, before_points) == (target, points):
+            return Outcome(None, f"{route} is already {row.describe()}: nothing changed")
+        row.mode, row.basis_points, row.updated_by = target.value, points, actor
+        row.save(update_fields=["mode", "basis_points", "updated_by", "updated_at"])
+        change = _record(
+            state, route, before_mode, before_points, target, points, reason, actor, via
+        )
+    announced = _announce(change.version)
+    message = f"{route}: {change.change()}"
+    if state.killed:
+        message += " (the kill switch is engaged: every route stays on legacy until it is lifted)"
+    logger.info("strangler_mode_changed", route=route, change=change.change(), actor=actor, via=via)
+    return Outcome(change, message, announced)
+
+
+def kill(*, reason: str, actor: str, via: str) -> Outcome:
+    """Send every route to legacy at once; their modes are kept for ``unkill``."""
+    return _switch(True, reason=reason, actor=actor, via=via)
+
+
+def unkill(*, reason: str, actor: str, via: str) -> Outcome:
+    """Lift the kill switch: every route is back in the mode it had."""
+    return _switch(False, reason=reason, actor=actor, via=via)
+
+
+def _switch(engage: bool, *, reason: str, actor: str, via: str) -> Outcome:
+    reason = _check_common(reason, actor, via)
+    with transaction.atomic():
+        state = _locked_state()
+        if state.killed == engage:
+            since = f" since {state.changed_at:%Y-%m-%d %H:%M:%S} by {state.changed_by}"
+            word = "engaged" if engage else "lifted"
+            return Outcome(None, f"the kill switch is already {word}{since}: nothing changed")
+        state.killed = engage
+        state.changed_at, state.changed_by, state.reason = timezone.now(), actor, reason
+        state.save(update_fields=["killed", "changed_at", "changed_by", "reason"])
+        before, after = (LIVE, KILLED) if engage else (KILLED, LIVE)
+        change = _record(state, ModeChange.KILL_SWITCH, before, 0, after, 0, reason, actor, via)
+    announced = _announce(change.version)
+    message = (
+        "kill switch engaged: every route is served by legacy"
+        if engage
+        else "kill switch lifted: every route is back in its mode"
+    )
+    logger.warning("strangler_kill_switch", engaged=engage, actor=actor, via=via)
+    return Outcome(change, message, announced)
+
+
+def _locked_state() -> StranglerState:
+    StranglerState.objects.get_or_create(pk=STATE_PK)
+    return StranglerState.objects.select_for_update().get(pk=STATE_PK)
+
+
+def _record(
+    state: StranglerState,
+    route: str,
+    from_mode: str,
+    from_points: int,
+    to_mode: str,
+    to_points: int,
+    reason: str,
+    actor: str,
+    via: str,
+) -> ModeChange:
+    StranglerState.objects.filter(pk=state.pk).update(version=F("version") + 1)
+    state.refresh_from_db(fields=["version"])
+    return ModeChange.objects.create(
+        at=timezone.now(),
+        actor=actor,
+        via=via,
+        route=route,
+        from_mode=str(from_mode),
+        from_basis_points=from_points,
+        to_mode=str(to_mode),
+        to_basis_points=to_points,
+        reason=reason,
+        version=state.version,
+    )
+
+
+def _announce(version: int) -> bool:
+    """After the commit: drop this process's copy and tell the others (False: could not)."""
+    wiring.store().invalidate()
+    try:
+        announced = wiring.board().announce(version)
+    except Exception:
+        logger.warning("strangler_version_not_announced", version=version, exc_info=True)
+        announced = False
+    if not announced:
+        logger.warning("strangler_version_not_announced", version=version)
+    return announced
+
+
+def ensure_routes() -> int:
+    """A row for every registered route (legacy, with its own salt); the number created."""
+    known = set(RouteMode.objects.values_list("route", flat=True))
+    missing = [RouteMode(route=name) for name in registry.routes() if name not in known]
+    RouteMode.objects.bulk_create(missing, ignore_conflicts=True)
+    return len(missing)
+
+
+def purge_mismatches(*, older_than_days: int) -> int:
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    deleted, _ = ShadowMismatch.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

@@ -1,0 +1,35 @@
+"""Celery tasks of the strangler: the mismatches' retention, and what a worker routes by."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from celery import shared_task
+from django.conf import settings
+
+from strangler import services, wiring
+
+logger = structlog.get_logger(__name__)
+
+
+@shared_task(name="strangler.tasks.purge_mismatches")
+def purge_mismatches() -> int:
+    """Delete shadow mismatches older than STRANGLER_MISMATCH_RETENTION_DAYS (beat, hourly)."""
+    purged = services.purge_mismatches(older_than_days=settings.STRANGLER_MISMATCH_RETENTION_DAYS)
+    if purged:
+        logger.info("strangler_mismatches_purged", count=purged)
+    return purged
+
+
+@shared_task(name="strangler.tasks.routing_state")
+def routing_state() -> dict[str, Any]:
+    """The state this worker process routes by: its version and each route's effective mode."""
+    snapshot = wiring.store().snapshot()
+    state = {
+        "version": snapshot.version,
+        "killed": snapshot.killed,
+        "routes": {name: state.mode.value for name, state in snapshot.routes.items()},
+    }
+    logger.info("strangler_routing_state", **state)
+    return state

@@ -1,0 +1,104 @@
+"""The characterization suite, once per strangler mode: every strangled route in that mode.
+
+``pytest`` runs each characterization test three times, with every strangled route in
+``legacy``, in ``shadow`` and in ``new`` (``--strangler-modes=legacy`` to run one); the test
+files are unchanged. In ``new`` mode the workers run after each request, as they do within
+milliseconds of it in production (``Workers``): what the new handlers hand to the outbox is done
+before the test looks. A test that pins a behaviour the new handlers change on purpose is listed
+in ``DECLARED`` with the declared difference it meets: it is expected to fail in that mode
+(``xfail(strict=True)``: should it pass, the run fails and the declaration is stale), and each
+declared difference is pinned by its own test (tests/integration/strangler/
+test_declared_differences.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from celery import current_app
+from django.conf import settings as django_settings
+from django.core.signals import request_finished
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+MODES = ("legacy", "shadow", "new")
+
+PLACEMENT_BODY = "api_place_order answers 201 before the dispatch: placed, pending, no tracking"
+SHIP_ACCEPTED = "api_ship_order answers 202 and the worker dispatches"
+SHIP_FAILURES = "api_ship_order leaves supplier failures to the worker: 202, not 502"
+INVOICE_LATER = "api_invoice_pdf never renders in the request: 202 with Retry-After"
+
+DECLARED: dict[str, dict[str, str]] = {
+    "shadow": {},
+    "new": {
+        "test_place_order_api.py::test_placing_an_order_answers_201_with_the_priced_and_dispatched_order": PLACEMENT_BODY,  # noqa: E501
+        "test_place_order_api.py::test_an_order_placed_while_the_supplier_fails_is_kept_but_not_dispatched": PLACEMENT_BODY,  # noqa: E501
+        "test_track_ship_invoice_api.py::test_shipping_an_undispatched_order_dispatches_it": SHIP_ACCEPTED,  # noqa: E501
+        "test_track_ship_invoice_api.py::test_shipping_while_the_supplier_fails_answers_502_and_changes_nothing": SHIP_FAILURES,  # noqa: E501
+        "test_track_ship_invoice_api.py::test_shipping_when_the_supplier_is_unreachable_answers_502": SHIP_FAILURES,  # noqa: E501
+        "test_track_ship_invoice_api.py::test_an_invoice_whose_file_is_missing_is_rendered_on_download": INVOICE_LATER,  # noqa: E501
+    },
+}
+
+
+def declared_difference(mode: str, filename: str, function: str) -> str | None:
+    return DECLARED.get(mode, {}).get(f"{filename}::{function}")
+
+
+class Workers:
+    """The Celery workers, in this process: every unpublished outbox message, run at once.
+
+    Each task's first attempt only (its retries are the worker's business later), with one
+    supplier attempt per dispatch, as the background gateway's first try. Then the shipment's
+    listeners (LOGISTICS_SHIPMENT_LISTENERS) are told of every shipment, as the logistics worker
+    tells them after its commit; telling them twice is a no-op (they copy by version).
+    """
+
+    def __init__(self, settings: Any) -> None:
+        from config.celery import app
+
+        app.loader.import_default_modules()  # every app's tasks, as a worker registers them
+        settings.SUPPLIER_BACKGROUND_ATTEMPTS = 1
+        settings.CELERY_MAX_COUNTDOWN_SECONDS = 0  # a retry is left to the sweep
+
+    def run(self) -> None:
+        from logistics.public import build_logistics_service
+        from outbox.models import OutboxMessage
+
+        eager = current_app.conf.task_always_eager
+        current_app.conf.task_always_eager = True  # a task's own .delay() runs here too
+        try:
+            for _ in range(10):
+                pending = list(OutboxMessage.objects.filter(published_at__isnull=True))
+                if not pending:
+                    break
+                OutboxMessage.objects.filter(pk__in=[m.pk for m in pending]).update(
+                    published_at=timezone.now()
+                )
+                for message in pending:
+                    current_app.tasks[message.task].apply(kwargs=message.kwargs)
+        finally:
+            current_app.conf.task_always_eager = eager
+        service = build_logistics_service()
+        listeners = [import_string(path)() for path in django_settings.LOGISTICS_SHIPMENT_LISTENERS]
+        from logistics.models import ShipmentRecord
+
+        for order_ref in ShipmentRecord.objects.values_list("order_ref", flat=True):
+            shipment = service.get_for_order(order_ref)
+            for listener in listeners:
+                listener.shipment_changed(shipment)
+
+    def after_request(self, **_: Any) -> None:
+        self.run()
+
+
+@contextmanager
+def workers_after_each_request(settings: Any) -> Iterator[Workers]:
+    workers = Workers(settings)
+    request_finished.connect(workers.after_request, dispatch_uid="tests.strangler_workers")
+    try:
+        yield workers
+    finally:
+        request_finished.disconnect(dispatch_uid="tests.strangler_workers")
