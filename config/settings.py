@@ -301,10 +301,25 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-# The outbox (docs/adr/0009-transactional-outbox.md): a message still unpublished this long after
-# its commit lost its relay, and the sweep publishes it; published ones are kept this many days.
+# The outbox (docs/adr/0009, 0015): a message still unpublished this long after its commit lost
+# its relay, and the sweep publishes it. A message is owed until its task has run: one published
+# and not done within its lease (doubling with each hand-over, up to the maximum) that its queue
+# cannot still hold was lost with the broker or a worker, and is handed over again, at most
+# OUTBOX_MAX_PUBLICATIONS times. Done ones are kept this many days.
 OUTBOX_RELAY_GRACE_SECONDS = env.number("OUTBOX_RELAY_GRACE_SECONDS", 30.0, minimum=1.0)
+OUTBOX_LEASE_SECONDS = env.number("OUTBOX_LEASE_SECONDS", 30.0, minimum=1.0)
+OUTBOX_LEASE_MAX_SECONDS = env.number("OUTBOX_LEASE_MAX_SECONDS", 600.0, minimum=1.0)
+OUTBOX_MAX_PUBLICATIONS = env.integer("OUTBOX_MAX_PUBLICATIONS", 10, minimum=1)
+if not OUTBOX_LEASE_SECONDS <= OUTBOX_LEASE_MAX_SECONDS < CELERY_VISIBILITY_TIMEOUT:
+    env.errors.append(
+        "OUTBOX_LEASE_SECONDS must not exceed OUTBOX_LEASE_MAX_SECONDS, which must be below "
+        "CELERY_VISIBILITY_TIMEOUT: the database, not the broker, decides when a lost message is "
+        "handed over again"
+    )
 OUTBOX_RETENTION_DAYS = env.integer("OUTBOX_RETENTION_DAYS", 7, minimum=1)
+# Publishing from a request, an on-commit relay or a sweep waits at most this long on the broker
+# (connect, then send), and once; a failed publish is left to the sweep (outbox/broker.py).
+BROKER_PUBLISH_TIMEOUT_SECONDS = env.number("BROKER_PUBLISH_TIMEOUT_SECONDS", 0.25, minimum=0.01)
 # Sent mails (recipient and context: personal data) are deleted this many days after sending.
 # Their idempotency key goes with them, so the retention outlives every message that could ask
 # for the same mail again: the outbox's published messages.

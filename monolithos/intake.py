@@ -39,6 +39,7 @@ from monolithos.repository import DatabaseRepo
 from notifications.public import NotificationService as QueuedNotifications
 from observability import trace
 from observability.metrics import ORDER_REQUEST_WAIT_SECONDS
+from outbox import completion
 
 logger = structlog.get_logger(__name__)
 
@@ -140,6 +141,7 @@ def place(request_id: int) -> OrderRequest | None:
             request.status = OrderRequest.PLACED
         request.processed_at = timezone.now()
         request.save(update_fields=["order", "status", "errors", "processed_at"])
+        completion.done_in_this_transaction()  # when a sweep handed it over (docs/adr/0015)
     ORDER_REQUEST_WAIT_SECONDS.observe((request.processed_at - request.created_at).total_seconds())
     return request
 

@@ -42,6 +42,7 @@ from django.utils import timezone
 from notifications.models import IDEMPOTENCY_KEY_MAX_LENGTH, RECIPIENT_MAX_LENGTH, Notification
 from notifications.rendering import render_mail
 from observability import trace
+from outbox import completion
 from outbox.messages import Message, publish
 
 logger = structlog.get_logger(__name__)
@@ -144,6 +145,8 @@ def deliver(idempotency_key: str) -> bool:
             notification.status = Notification.Status.SENT
             notification.sent_at = timezone.now()
             notification.save(update_fields=["attempts", "status", "sent_at"])
+            # The outbox message that asked for this mail ends with it (docs/adr/0015).
+            completion.done_in_this_transaction()
     # Raised outside the atomic block, so that the attempt above is committed, not rolled back.
     if failure is not None:
         raise failure

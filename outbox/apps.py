@@ -11,7 +11,9 @@ class OutboxConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # Stamps every published message with its send time (the sweeps peek at queues by it).
         from observability.metrics import register_scrape_collector
+        from outbox import broker  # noqa: F401
         from outbox.metrics import BacklogCollector
 
         register_scrape_collector(BacklogCollector())

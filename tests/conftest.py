@@ -6,7 +6,6 @@ import io
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.redis_server import free_port
+
+__all__ = ["ROOT", "SupplierSimulator", "free_port"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,12 +44,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if "transactional_db" in fixtures:
             kwargs.setdefault("transaction", True)
         item.add_marker(pytest.mark.django_db(*args, databases=DATABASES, **kwargs), append=False)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class SupplierSimulator:
@@ -175,6 +172,14 @@ def _fresh_supplier_protection(settings: Any) -> Iterator[None]:
         wiring.supplier_breaker().reset()
     yield
     wiring.supplier_breaker.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _broker_and_cache_answering() -> None:
+    """Each test starts as a fresh process would: it has seen the broker answer."""
+    from outbox import broker
+
+    broker.broker_state.succeeded()
 
 
 @pytest.fixture(autouse=True)

@@ -130,10 +130,16 @@ def test_recording_costs_two_statements_in_the_callers_transaction(django_assert
 def test_recording_outside_a_transaction_is_a_transaction_of_its_own(
     django_assert_num_queries, monkeypatch
 ):
-    from outbox.tasks import relay_messages
+    from outbox import broker
+    from outbox.messages import RELAY_TASK
 
     relayed: list[list[str]] = []
-    monkeypatch.setattr(relay_messages, "delay", relayed.append)
+
+    def send(task: str, *, args: list[list[str]], **options: Any) -> None:
+        assert task == RELAY_TASK
+        relayed.append(args[0])
+
+    monkeypatch.setattr(broker, "send", send)
 
     with django_assert_num_queries(4) as statements:
         NotificationService().notify(
