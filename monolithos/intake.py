@@ -24,7 +24,6 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -39,7 +38,7 @@ from monolithos.repository import DatabaseRepo
 from notifications.public import NotificationService as QueuedNotifications
 from observability import trace
 from observability.metrics import ORDER_REQUEST_WAIT_SECONDS
-from outbox import completion
+from outbox import broker, completion
 
 logger = structlog.get_logger(__name__)
 
@@ -109,10 +108,11 @@ def _first_with(owner_id: int, key: str | None, payload: dict[str, Any]) -> Rece
 def _hand_over(request_id: int, trace_id: str) -> None:
     try:
         with trace.bound_trace_id(trace_id or None):
-            current_app.send_task(PLACE_TASK, args=[request_id])
-    except Exception:
+            # Short timeouts, one attempt: the request never waits on a sick broker (ADR 0015).
+            broker.send(PLACE_TASK, args=[request_id])
+    except Exception as error:
         # The request is committed: the sweep hands it over once the broker is back.
-        logger.warning("order_request_not_enqueued", request=request_id, exc_info=True)
+        logger.warning("order_request_not_enqueued", request=request_id, error=repr(error))
 
 
 def place(request_id: int) -> OrderRequest | None:

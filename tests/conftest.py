@@ -176,10 +176,12 @@ def _fresh_supplier_protection(settings: Any) -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _broker_and_cache_answering() -> None:
-    """Each test starts as a fresh process would: it has seen the broker answer."""
+    """Each test starts as a fresh process would: it has seen the broker and the cache answer."""
+    from config import cache
     from outbox import broker
 
     broker.broker_state.succeeded()
+    cache.cache_state.succeeded()
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from celery import current_app
 from django.contrib.auth.models import Permission, User
 from django.core.cache import cache
 from django.db import connection
@@ -18,6 +17,7 @@ from monolithos.models import Invoice, Order, OrderRequest, Product
 from monolithos.tasks import place_order_request, purge_order_requests, sweep_order_requests
 from notifications.models import Notification
 from observability import trace
+from outbox import broker
 from outbox.models import OutboxMessage
 from tests.factories import ProductFactory
 
@@ -62,10 +62,10 @@ def handed_over(monkeypatch) -> list[dict[str, Any]]:
     """What the intake hands to the broker, with the trace id bound at that moment."""
     sent: list[dict[str, Any]] = []
 
-    def send_task(name: str, args: list[Any]) -> None:
-        sent.append({"task": name, "args": args, "trace_id": trace.current_trace_id()})
+    def send(task: str, *, args: list[Any], **options: Any) -> None:
+        sent.append({"task": task, "args": args, "trace_id": trace.current_trace_id()})
 
-    monkeypatch.setattr(current_app, "send_task", send_task)
+    monkeypatch.setattr(broker, "send", send)
     return sent
 
 
