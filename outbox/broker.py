@@ -27,6 +27,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -43,6 +44,8 @@ logger = structlog.get_logger(__name__)
 # While the broker is down, a process tries it this often; every other publish skips at once.
 RETRY_AFTER_SECONDS = 1.0
 SENT_AT_HEADER = "monolithos_sent_at"
+# The sending hosts' clocks and the sweeping host's may disagree by this much.
+CLOCK_SLACK = timedelta(seconds=2)
 
 broker_state = Unreachable("broker", retry_after=RETRY_AFTER_SECONDS)
 _local = threading.local()
@@ -196,3 +199,14 @@ def queue_heads(tasks: set[str]) -> dict[str, QueueHead]:
             by_queue[queue] = queue_head(queue)
         heads[task] = by_queue[queue]
     return heads
+
+
+def left_behind(head: QueueHead) -> datetime | None:
+    """The time before which a hand-over cannot be waiting in a queue with this ``head``.
+
+    None when there is no such limit to tell: the queue is empty (nothing waits, whenever it
+    was handed over), or the broker cannot be peeked (the lease is all there is to go by).
+    """
+    if not head.known or head.unstamped or head.sent_at is None:
+        return None
+    return datetime.fromtimestamp(head.sent_at, tz=UTC) - CLOCK_SLACK

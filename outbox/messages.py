@@ -9,7 +9,9 @@ worker lost it. Receivers must be idempotent: a message can be delivered twice (
 dies after the broker accepted the task and before it recorded that, a hand-over again of a
 message that was only slow), never zero times.
 
-``publish_again`` is for the sweeps that find work owed with no message owing it any more.
+``publish_again`` is for the sweeps that find work owed with no message owing it any more;
+``outstanding_message`` is how their queries tell (a message not done: owed, or given up on and
+waiting for a person).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 import structlog
 from celery import current_task
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from observability import trace
@@ -80,6 +83,16 @@ def publish_again(*messages: Message) -> None:
                 last_error=f"owed again: its work was found missing at {timezone.now():%c}",
             )
         publish(*messages)
+
+
+def outstanding_message(key: str) -> Exists:
+    """For a sweep's queryset: there is a message not done whose key is the row's ``key``.
+
+    ``key`` names an annotation (or field) of the outer query holding the outbox key.
+    """
+    from outbox.models import OutboxMessage
+
+    return Exists(OutboxMessage.objects.filter(key=OuterRef(key), done_at__isnull=True))
 
 
 def _relay_when_committed(messages: tuple[Message, ...]) -> None:

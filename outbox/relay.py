@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from django.conf import settings
@@ -39,8 +39,6 @@ logger = structlog.get_logger(__name__)
 
 
 BATCH = 100
-# The sending hosts' clocks and the sweeping host's may disagree by this much.
-CLOCK_SLACK = timedelta(seconds=2)
 
 
 def lease_for(publication: int) -> timedelta:
@@ -134,13 +132,11 @@ def presumed_lost(limit: int) -> list[OutboxMessage]:
         return []
     lost = Q(pk__in=[])
     for task, head in broker.queue_heads(tasks).items():
-        if not head.known or head.unstamped:
-            lost |= Q(task=task)  # the broker cannot say: the lease is all there is to go by
-        elif head.sent_at is None:
-            lost |= Q(task=task)  # nothing waits in its queue
+        left_behind = broker.left_behind(head)
+        if left_behind is None:
+            lost |= Q(task=task)  # nothing waits in its queue, or the lease is all we know
         else:
-            sent_at = datetime.fromtimestamp(head.sent_at, tz=UTC)
-            lost |= Q(task=task, published_at__lt=sent_at - CLOCK_SLACK)
+            lost |= Q(task=task, published_at__lt=left_behind)
     candidates = list(expired.filter(lost).order_by("lease_expires_at", "id")[:limit])
     running = set(
         TaskDelivery.objects.filter(

@@ -291,19 +291,27 @@ def test_a_placement_that_fails_is_retried(api, box, monkeypatch):
     assert OrderRequest.objects.get(pk=request_id).status == OrderRequest.PLACED
 
 
-def test_a_request_whose_message_was_lost_is_placed_by_the_sweep(api, box, settings, monkeypatch):
-    settings.LOST_TASK_GRACE_MINUTES = 15
-    sent: list[int] = []
-    monkeypatch.setattr(place_order_request, "delay", sent.append)
+def test_a_request_whose_message_was_lost_is_handed_to_the_outbox_by_the_sweep(
+    api, box, settings, monkeypatch
+):
+    settings.OWED_WORK_LEASE_SECONDS = 60
+    monkeypatch.setattr(broker, "send", lambda task, **options: None)  # taken, then lost
     recent = api.post(URL, order_body(), format="json").json()["id"]
     lost = api.post(URL, order_body(customer_email="grace@example.com"), format="json").json()
     OrderRequest.objects.filter(pk=lost["id"]).update(
-        created_at=timezone.now() - timedelta(minutes=16)
+        created_at=timezone.now() - timedelta(seconds=61)
     )
 
     assert sweep_order_requests.apply().result == 1
-    assert sent == [lost["id"]]
-    assert recent not in sent
+    [message] = OutboxMessage.objects.all()
+    assert (message.key, message.task, message.kwargs) == (
+        f"order-request:{lost['id']}",
+        "monolithos.tasks.place_order_request",
+        {"request_id": lost["id"]},
+    )
+    assert recent != lost["id"]
+    # From now on the outbox follows it to its placement: the sweep leaves it alone.
+    assert sweep_order_requests.apply().result == 0
 
 
 @pytest.mark.parametrize(
