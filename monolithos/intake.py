@@ -21,13 +21,13 @@ IDEMPOTENCY_KEY_TTL_HOURS after their request was processed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import CharField, Value
+from django.db.models import CharField, Count, Min, Q, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 from rest_framework import status
@@ -43,6 +43,7 @@ from observability import trace
 from observability.metrics import ORDER_REQUEST_WAIT_SECONDS
 from outbox import broker, completion
 from outbox.messages import Message, outstanding_message, publish
+from outbox.owed import Owed
 
 logger = structlog.get_logger(__name__)
 
@@ -192,6 +193,16 @@ def hand_over_again(requests: list[tuple[int, str]]) -> None:
                         kwargs={"request_id": request_id},
                     )
                 )
+
+
+def owed_requests(now: datetime) -> Owed:
+    """Requests not placed yet: how many past their lease, and the oldest one's acceptance."""
+    received = OrderRequest.objects.filter(status=OrderRequest.RECEIVED)
+    cutoff = now - timedelta(seconds=settings.OWED_WORK_LEASE_SECONDS)
+    counted = received.aggregate(
+        past=Count("pk", filter=Q(created_at__lt=cutoff)), oldest=Min("created_at")
+    )
+    return Owed(past_lease=counted["past"], oldest=counted["oldest"])
 
 
 def purge_expired() -> int:

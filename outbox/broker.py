@@ -26,6 +26,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,6 +36,7 @@ from celery import current_app
 from celery.signals import before_task_publish
 from django.conf import settings
 from kombu import Connection
+from kombu.exceptions import ChannelError
 
 from observability.dependencies import Unreachable
 from observability.metrics import BROKER_PUBLISHES
@@ -187,6 +189,37 @@ def queue_head(queue: str) -> QueueHead:
         return QueueHead(known=True, sent_at=float(sent_at))
     except (ValueError, KeyError, TypeError):
         return QueueHead(known=True, unstamped=True)  # sent by a process without the stamp
+
+
+def queue_depths(queues: Iterable[str]) -> dict[str, int]:
+    """Messages waiting in each queue (0 for one never declared: nothing was sent to it)."""
+    _attempt("count")
+    connection = _connection()
+    depths: dict[str, int] = {}
+    try:
+        channel: Any = connection.default_channel
+        for queue in queues:
+            try:
+                depths[queue] = int(channel.queue_declare(queue=queue, passive=True).message_count)
+            except ChannelError:
+                depths[queue] = 0
+    except Exception as error:
+        raise _failed("count", error) from error
+    broker_state.succeeded()
+    return depths
+
+
+def ping() -> None:
+    """Raise BrokerUnavailable unless the broker answers, within the short timeouts."""
+    _attempt("ping")
+    try:
+        channel: Any = _connection().default_channel
+        client = getattr(channel, "client", None)  # Redis: a round trip; others: connected
+        if client is not None:
+            client.ping()
+    except Exception as error:
+        raise _failed("ping", error) from error
+    broker_state.succeeded()
 
 
 def queue_heads(tasks: set[str]) -> dict[str, QueueHead]:

@@ -18,6 +18,7 @@ from celery.exceptions import Retry
 from django.contrib.auth.models import Permission, User
 from django.db import transaction
 from django.utils import timezone
+from prometheus_client import REGISTRY
 
 import logistics.tasks
 import notifications.tasks
@@ -87,6 +88,11 @@ def lease_runs_out(key: str) -> None:
     )
 
 
+def republished(task: str) -> float:
+    value = REGISTRY.get_sample_value("monolithos_outbox_republished_total", {"task": task})
+    return value or 0.0
+
+
 def lease_of(message: OutboxMessage) -> float:
     assert message.lease_expires_at is not None and message.published_at is not None
     return (message.lease_expires_at - message.published_at).total_seconds()
@@ -121,7 +127,9 @@ def test_a_message_published_and_never_run_is_handed_over_again_after_its_lease_
 
     assert sweep_outbox.apply().result == 0  # within its lease: it may still be on its way
     lease_runs_out(key)
+    before = republished("notifications.tasks.send_notification")
     assert sweep_outbox.apply().result == 1
+    assert republished("notifications.tasks.send_notification") == before + 1
 
     [lost, again] = held.sent_for(key)
     assert again == lost  # the same task, arguments and task id

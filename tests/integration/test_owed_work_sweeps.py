@@ -213,3 +213,32 @@ def test_an_inline_mail_whose_process_died_before_sending_is_found(sent, setting
     assert sweep_queued_notifications.apply().result == 1
     assert OutboxMessage.objects.get().key == "notification:order-cancelled:ORD-000001"
     assert sweep_queued_notifications.apply().result == 0
+
+
+def test_the_owed_work_gauges_count_each_kind_past_its_lease_and_the_oldest(shop, settings):
+    from outbox.metrics import BacklogCollector
+
+    settings.OUTBOX_RELAY_GRACE_SECONDS = 30
+    order = accepted(shop)  # four messages, unpublished
+    OutboxMessage.objects.filter(task="logistics.tasks.create_shipment").update(
+        created_at=timezone.now() - timedelta(minutes=5)
+    )
+    received_request(shop, seconds_ago=120)
+    received_request(shop, seconds_ago=10)
+    assert order.number
+
+    families = {family.name: family for family in BacklogCollector().collect()}
+
+    def samples(name: str) -> dict[str, float]:
+        return {sample.labels["kind"]: sample.value for sample in families[name].samples}
+
+    assert samples("monolithos_owed_work_past_lease") == {
+        "create_shipment": 1,
+        "render_invoice": 0,
+        "send_notification": 0,
+        "order_request": 1,
+    }
+    ages = samples("monolithos_owed_work_oldest_age_seconds")
+    assert 299 <= ages["create_shipment"] <= 330
+    assert 119 <= ages["order_request"] <= 150
+    assert ages["render_invoice"] < 30

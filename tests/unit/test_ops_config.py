@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from observability.metrics import (
+    BROKER_PUBLISHES,
     CACHE_UNAVAILABLE,
     INVOICE_RENDER_SECONDS,
     LATENCY_BUCKETS,
@@ -26,6 +27,8 @@ from observability.metrics import (
     ORDER_REQUEST_WAIT_SECONDS,
     ORDERS_FAILED,
     ORDERS_PLACED,
+    OUTBOX_REPUBLISHED,
+    OWED_WORK_HANDED_OVER,
     SUPPLIER_CALL_SECONDS,
     TASK_SECONDS,
 )
@@ -36,6 +39,7 @@ GRAFANA = ROOT / "ops" / "grafana"
 SLO_RULES = PROMETHEUS / "rules" / "slo.yml"
 ASYNC_RULES = PROMETHEUS / "rules" / "async.yml"
 CACHE_RULES = PROMETHEUS / "rules" / "cache.yml"
+OWED_WORK_RULES = PROMETHEUS / "rules" / "owed_work.yml"
 DASHBOARD = GRAFANA / "dashboards" / "monolithos.json"
 RUNBOOK = ROOT / "docs" / "runbook.md"
 
@@ -46,6 +50,7 @@ ALERT_CONTRACT = {
     SLO_RULES: ("slo", "docs/runbook.md#phase-3-observability"),
     ASYNC_RULES: ("component", "docs/runbook.md#queue-backlog"),
     CACHE_RULES: ("component", "docs/runbook.md#cache-unavailable"),
+    OWED_WORK_RULES: ("component", "docs/runbook.md#redis-lost-its-data"),
 }
 RULE_FILES = sorted(ALERT_CONTRACT)
 
@@ -57,6 +62,8 @@ SCRAPE_TIME_GAUGES = {
     "monolithos_outbox_oldest_age_seconds",
     "monolithos_failed_tasks",
     "monolithos_queue_depth",
+    "monolithos_owed_work_past_lease",
+    "monolithos_owed_work_oldest_age_seconds",
 }
 
 # The names Prometheus sees: histograms as _bucket/_sum/_count, counters as _total (the client
@@ -73,7 +80,17 @@ EXPOSED_NAMES = (
         )
         for suffix in ("_bucket", "_sum", "_count")
     }
-    | {metric._name + "_total" for metric in (ORDERS_PLACED, ORDERS_FAILED, CACHE_UNAVAILABLE)}
+    | {
+        metric._name + "_total"
+        for metric in (
+            ORDERS_PLACED,
+            ORDERS_FAILED,
+            CACHE_UNAVAILABLE,
+            BROKER_PUBLISHES,
+            OUTBOX_REPUBLISHED,
+            OWED_WORK_HANDED_OVER,
+        )
+    }
     | SCRAPE_TIME_GAUGES
 )
 
