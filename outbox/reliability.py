@@ -11,6 +11,9 @@
   recorded in ``FailedTask``, visible in the admin, from where it can be run again.
 - A task the outbox sent (task id ``outbox:<key>``) pays its message: done when it returns,
   its lease stretched while a retry waits, failed when it fails for good (``outbox.completion``).
+  One that failed only because the broker did not take what it enqueued in turn (the
+  shipment created, its dispatch not enqueued) is not failed: its message stays owed and the
+  outbox hands it over again once the broker is back; its receiver finds its own work done.
 
 ``backoff`` gives retry delays with full jitter, capped far below the broker's visibility timeout
 (a countdown longer than that is delivered again and again).
@@ -27,11 +30,17 @@ from celery.exceptions import Retry
 from django.conf import settings
 from django.db import connections, router
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from observability import trace
 from outbox import completion
+from outbox.broker import BrokerUnavailable
 
 logger = structlog.get_logger(__name__)
+
+# What a task raises when the broker does not take a message it enqueues (Celery wraps kombu's
+# and Redis's errors in kombu's OperationalError; the publisher raises BrokerUnavailable).
+BROKER_ERRORS: tuple[type[Exception], ...] = (KombuOperationalError, BrokerUnavailable)
 
 
 def backoff(retries: int, *, base: float) -> float:
@@ -75,6 +84,9 @@ class ReliableTask(Task):  # type: ignore[type-arg]
             forget_delivery(task_id)
 
     def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        if completion.key_of(task_id) is not None and isinstance(exc, BROKER_ERRORS):
+            logger.warning("task_left_to_the_outbox", error=repr(exc))
+            return
         logger.error("task_failed", error=repr(exc))
         record_failure(self, task_id, args, kwargs, reason="failed", error=str(einfo))
         completion.failed_for_good(task_id)

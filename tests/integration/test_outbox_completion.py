@@ -354,3 +354,35 @@ def test_an_order_request_handed_over_by_the_outbox_is_done_with_its_placement(h
 
     assert OutboxMessage.objects.get(key=f"order-request:{placed_order.pk}").done_at is not None
     assert OrderRequest.objects.get(pk=placed_order.pk).status == OrderRequest.PLACED
+
+
+def test_a_task_the_broker_failed_in_turn_stays_owed_and_is_handed_over_again(
+    held, placed_order, monkeypatch
+):
+    from kombu.exceptions import OperationalError
+
+    from logistics.tasks import dispatch_shipment
+
+    def broker_gone(shipment_id: str) -> None:
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    key = f"shipment:{placed_order.order.number}"
+    [sent] = held.sent_for(key)
+    monkeypatch.setattr(dispatch_shipment, "delay", broker_gone)
+    # The shipment is created, its dispatch cannot be enqueued: not a failure of the task's own.
+    assert held.run(sent).state == "FAILURE"
+
+    message = OutboxMessage.objects.get(key=key)
+    assert (message.done_at, message.failed_at) == (None, None)
+    assert not FailedTask.objects.exists()
+
+    enqueued: list[str] = []
+    monkeypatch.setattr(dispatch_shipment, "delay", enqueued.append)
+    lease_runs_out(key)
+    assert sweep_outbox.apply().result == 1
+    held.run(held.sent_for(key)[-1])  # finds its shipment, enqueues its dispatch this time
+
+    assert OutboxMessage.objects.get(key=key).done_at is not None
+    order_ref = placed_order.order.number
+    assert ShipmentRecord.objects.using("logistics").filter(order_ref=order_ref).count() == 1
+    assert len(enqueued) == 1
