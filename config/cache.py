@@ -7,7 +7,9 @@ dropped: requests go unthrottled and quotes uncached until it is back. Each such
 counted (``monolithos_cache_unavailable_total``) and logged at most every
 ``WARNING_INTERVAL_SECONDS`` per process; ``/readyz`` shows the cache's state without failing
 on it (``observability.health.cache_check``). Short socket timeouts keep a hung Redis from
-holding requests.
+holding a request long, and ``cache_state`` from holding many: after a failure, each process
+tries Redis again once per ``RETRY_AFTER_SECONDS`` and every other operation fails open at once
+(``observability.dependencies.Unreachable``, the bound the broker's publisher has too).
 """
 
 from __future__ import annotations
@@ -23,13 +25,17 @@ from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from observability.dependencies import Unreachable
 from observability.metrics import CACHE_UNAVAILABLE
 
 logger = structlog.get_logger(__name__)
 
 SOCKET_TIMEOUT_SECONDS = 0.25
+RETRY_AFTER_SECONDS = 1.0
 WARNING_INTERVAL_SECONDS = 10.0
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError)
+
+cache_state = Unreachable("cache", retry_after=RETRY_AFTER_SECONDS)
 
 _last_warning = 0.0
 _warning_lock = threading.Lock()
@@ -53,11 +59,17 @@ def _failing_open(
 
     @functools.wraps(method)
     def call(self: RedisCacheClient, *args: Any) -> Any:
+        if not cache_state.should_try():
+            CACHE_UNAVAILABLE.labels(operation=operation).inc()
+            return fallback(*args)
         try:
-            return method(self, *args)
+            result = method(self, *args)
         except UNREACHABLE as error:
+            cache_state.failed(error)
             _failed_open(operation, error)
             return fallback(*args)
+        cache_state.succeeded()
+        return result
 
     return call
 

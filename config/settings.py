@@ -283,6 +283,15 @@ if DISPATCH_CLAIM_SECONDS < DISPATCH_LOST_AFTER_SECONDS:
         "DISPATCH_CLAIM_SECONDS must be at least DISPATCH_LOST_AFTER_SECONDS, or a sweep "
         "enqueues a shipment again while the task it enqueued before is still queued"
     )
+# Work the database says is owed (an order request not placed, an order without its shipment, an
+# invoice not rendered, a mail not sent) that no outbox message asks for, this long after it was
+# recorded, lost its hand-over: beat's sweeps (every OWED_WORK_SWEEP_SECONDS) hand it to the
+# outbox again, looking back OWED_WORK_LOOKBACK_HOURS for orders without their shipment. Longer
+# than the outbox's lease: the legacy path hands some of it over inside its request, after its
+# commit (docs/adr/0015).
+OWED_WORK_LEASE_SECONDS = env.number("OWED_WORK_LEASE_SECONDS", 60.0, minimum=1.0)
+OWED_WORK_SWEEP_SECONDS = env.number("OWED_WORK_SWEEP_SECONDS", 20.0, minimum=1.0)
+OWED_WORK_LOOKBACK_HOURS = env.integer("OWED_WORK_LOOKBACK_HOURS", 24, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "sweep-due-shipments": {
         "task": "logistics.tasks.sweep_due_shipments",
@@ -294,11 +303,15 @@ CELERY_BEAT_SCHEDULE = {
     },
     "sweep-pending-invoices": {
         "task": "monolithos.tasks.sweep_pending_invoices",
-        "schedule": 300.0,
+        "schedule": OWED_WORK_SWEEP_SECONDS,
     },
     "sweep-queued-notifications": {
         "task": "notifications.tasks.sweep_queued_notifications",
-        "schedule": 300.0,
+        "schedule": OWED_WORK_SWEEP_SECONDS,
+    },
+    "sweep-orders-without-shipment": {
+        "task": "monolithos.tasks.sweep_orders_without_shipment",
+        "schedule": OWED_WORK_SWEEP_SECONDS,
     },
     "purge-sent-notifications": {
         "task": "notifications.tasks.purge_sent_notifications",
@@ -306,7 +319,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "sweep-order-requests": {
         "task": "monolithos.tasks.sweep_order_requests",
-        "schedule": 60.0,
+        "schedule": OWED_WORK_SWEEP_SECONDS,
     },
     "purge-order-requests": {
         "task": "monolithos.tasks.purge_order_requests",
@@ -318,10 +331,25 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-# The outbox (docs/adr/0009-transactional-outbox.md): a message still unpublished this long after
-# its commit lost its relay, and the sweep publishes it; published ones are kept this many days.
+# The outbox (docs/adr/0009, 0015): a message still unpublished this long after its commit lost
+# its relay, and the sweep publishes it. A message is owed until its task has run: one published
+# and not done within its lease (doubling with each hand-over, up to the maximum) that its queue
+# cannot still hold was lost with the broker or a worker, and is handed over again, at most
+# OUTBOX_MAX_PUBLICATIONS times. Done ones are kept this many days.
 OUTBOX_RELAY_GRACE_SECONDS = env.number("OUTBOX_RELAY_GRACE_SECONDS", 30.0, minimum=1.0)
+OUTBOX_LEASE_SECONDS = env.number("OUTBOX_LEASE_SECONDS", 30.0, minimum=1.0)
+OUTBOX_LEASE_MAX_SECONDS = env.number("OUTBOX_LEASE_MAX_SECONDS", 600.0, minimum=1.0)
+OUTBOX_MAX_PUBLICATIONS = env.integer("OUTBOX_MAX_PUBLICATIONS", 10, minimum=1)
+if not OUTBOX_LEASE_SECONDS <= OUTBOX_LEASE_MAX_SECONDS < CELERY_VISIBILITY_TIMEOUT:
+    env.errors.append(
+        "OUTBOX_LEASE_SECONDS must not exceed OUTBOX_LEASE_MAX_SECONDS, which must be below "
+        "CELERY_VISIBILITY_TIMEOUT: the database, not the broker, decides when a lost message is "
+        "handed over again"
+    )
 OUTBOX_RETENTION_DAYS = env.integer("OUTBOX_RETENTION_DAYS", 7, minimum=1)
+# Publishing from a request, an on-commit relay or a sweep waits at most this long on the broker
+# (connect, then send), and once; a failed publish is left to the sweep (outbox/broker.py).
+BROKER_PUBLISH_TIMEOUT_SECONDS = env.number("BROKER_PUBLISH_TIMEOUT_SECONDS", 0.25, minimum=0.01)
 # Sent mails (recipient and context: personal data) are deleted this many days after sending.
 # Their idempotency key goes with them, so the retention outlives every message that could ask
 # for the same mail again: the outbox's published messages.
@@ -331,9 +359,6 @@ if NOTIFICATION_RETENTION_DAYS <= OUTBOX_RETENTION_DAYS:
         "NOTIFICATION_RETENTION_DAYS must be more than OUTBOX_RETENTION_DAYS, or a message "
         "delivered again could send a mail whose record is already gone"
     )
-# Work still owed this long after it was recorded (an invoice render, a mail) lost its message
-# (a flushed broker, a purged queue): beat's sweeps enqueue it again.
-LOST_TASK_GRACE_MINUTES = env.integer("LOST_TASK_GRACE_MINUTES", 15, minimum=1)
 
 # The logistics API (logistics/api/, under /api/v1/): JSON only, token or session users,
 # throttled per user and per anonymous client through the default cache (CACHE_URL).

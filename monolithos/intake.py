@@ -7,7 +7,8 @@ messages, mails and stock in one transaction; the order is owned by the request'
 records the outcome on the request, in that same transaction, so a request is placed once or not
 at all; a rejected request mails the customer why, in that transaction too. The request's row is
 its own outbox: a message lost between the commit and the broker, or from the broker afterwards,
-is enqueued again by ``monolithos.tasks.sweep_order_requests`` (``waiting_too_long``).
+is handed to the outbox by ``monolithos.tasks.sweep_order_requests`` (``waiting_too_long``),
+which then follows it to its placement (docs/adr/0015).
 
 The row is also the client's Idempotency-Key (after the IETF Idempotency-Key draft and Stripe):
 the same key with the same body returns the first request, with a different body it is the
@@ -20,13 +21,14 @@ IDEMPOTENCY_KEY_TTL_HOURS after their request was processed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import CharField, Count, Min, Q, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 from rest_framework import status
 from rest_framework.exceptions import APIException
@@ -39,6 +41,9 @@ from monolithos.repository import DatabaseRepo
 from notifications.public import NotificationService as QueuedNotifications
 from observability import trace
 from observability.metrics import ORDER_REQUEST_WAIT_SECONDS
+from outbox import broker, completion
+from outbox.messages import Message, outstanding_message, publish
+from outbox.owed import Owed
 
 logger = structlog.get_logger(__name__)
 
@@ -108,10 +113,11 @@ def _first_with(owner_id: int, key: str | None, payload: dict[str, Any]) -> Rece
 def _hand_over(request_id: int, trace_id: str) -> None:
     try:
         with trace.bound_trace_id(trace_id or None):
-            current_app.send_task(PLACE_TASK, args=[request_id])
-    except Exception:
+            # Short timeouts, one attempt: the request never waits on a sick broker (ADR 0015).
+            broker.send(PLACE_TASK, args=[request_id])
+    except Exception as error:
         # The request is committed: the sweep hands it over once the broker is back.
-        logger.warning("order_request_not_enqueued", request=request_id, exc_info=True)
+        logger.warning("order_request_not_enqueued", request=request_id, error=repr(error))
 
 
 def place(request_id: int) -> OrderRequest | None:
@@ -140,19 +146,63 @@ def place(request_id: int) -> OrderRequest | None:
             request.status = OrderRequest.PLACED
         request.processed_at = timezone.now()
         request.save(update_fields=["order", "status", "errors", "processed_at"])
+        completion.done_in_this_transaction()  # when a sweep handed it over (docs/adr/0015)
     ORDER_REQUEST_WAIT_SECONDS.observe((request.processed_at - request.created_at).total_seconds())
     return request
 
 
+def handover_key(request_id: int) -> str:
+    """The outbox key of a request a sweep hands over again."""
+    return f"order-request:{request_id}"
+
+
 def waiting_too_long(limit: int) -> list[tuple[int, str]]:
-    """Requests received longer than LOST_TASK_GRACE_MINUTES ago: (id, trace id), oldest first."""
-    cutoff = timezone.now() - timedelta(minutes=settings.LOST_TASK_GRACE_MINUTES)
+    """Requests whose hand-over was lost: (id, trace id), oldest first.
+
+    Received longer than OWED_WORK_LEASE_SECONDS ago, asked for by no outstanding outbox
+    message (a sweep's hand-over the outbox follows already), and not possibly still waiting
+    in the ``intake`` queue: accepted before its oldest message was sent (docs/adr/0015).
+    """
+    cutoff = timezone.now() - timedelta(seconds=settings.OWED_WORK_LEASE_SECONDS)
+    try:
+        left_behind = broker.left_behind(broker.queue_head(broker.queue_of(PLACE_TASK)))
+    except broker.BrokerUnavailable:
+        left_behind = None  # nothing is handed over now anyway; the outbox relays it later
+    if left_behind is not None:
+        cutoff = min(cutoff, left_behind)
     rows = (
         OrderRequest.objects.filter(status=OrderRequest.RECEIVED, created_at__lt=cutoff)
+        .annotate(key=Concat(Value("order-request:"), Cast("pk", CharField())))
+        .exclude(outstanding_message("key"))
         .order_by("created_at")
         .values_list("pk", "trace_id")[:limit]
     )
     return list(rows)
+
+
+def hand_over_again(requests: list[tuple[int, str]]) -> None:
+    """Hand ``requests`` to the outbox, each under the trace id of the request that accepted it;
+    from then the outbox follows each to its placement."""
+    with transaction.atomic():
+        for request_id, trace_id in requests:
+            with trace.bound_trace_id(trace_id or None):
+                publish(
+                    Message(
+                        task=PLACE_TASK,
+                        key=handover_key(request_id),
+                        kwargs={"request_id": request_id},
+                    )
+                )
+
+
+def owed_requests(now: datetime) -> Owed:
+    """Requests not placed yet: how many past their lease, and the oldest one's acceptance."""
+    received = OrderRequest.objects.filter(status=OrderRequest.RECEIVED)
+    cutoff = now - timedelta(seconds=settings.OWED_WORK_LEASE_SECONDS)
+    counted = received.aggregate(
+        past=Count("pk", filter=Q(created_at__lt=cutoff)), oldest=Min("created_at")
+    )
+    return Owed(past_lease=counted["past"], oldest=counted["oldest"])
 
 
 def purge_expired() -> int:

@@ -27,6 +27,7 @@ from weasyprint.text.fonts import FontConfiguration
 from monolithos.models import Invoice
 from monolithos.pricing import TAX_RATE, format_money
 from observability.metrics import INVOICE_RENDER_SECONDS
+from outbox import completion
 
 logger = structlog.get_logger(__name__)
 
@@ -109,6 +110,8 @@ def store_invoice_pdf(invoice: Invoice, pdf: bytes) -> None:
         else:
             # This version was recorded already (its file had been lost): only the name.
             Invoice.objects.filter(pk=invoice.pk).update(pdf=name)
+        # In a worker, the outbox message that asked for this render ends with it (ADR 0015).
+        completion.done_in_this_transaction()
     invoice.pdf.name = name
 
 

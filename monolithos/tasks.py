@@ -3,8 +3,13 @@ rendered by a worker, off the request path, and the beat's sweeps and purge.
 
 ``place_order_request`` places what ``POST /api/v1/orders/`` accepted (``monolithos.intake``),
 once: the request's row is locked and its outcome recorded with the order, so a redelivered
-message finds it processed. ``sweep_order_requests`` enqueues again a request whose message was
-lost; ``purge_order_requests`` deletes processed requests past the keys' retention.
+message finds it processed. ``purge_order_requests`` deletes processed requests past the keys'
+retention.
+
+The sweeps find, by a query on the database, the work whose hand-over was lost and that no
+outbox message asks for any more, and give it to the outbox, which follows it to its end
+(docs/adr/0015): ``sweep_order_requests`` (requests not placed within their lease),
+``sweep_orders_without_shipment`` and ``sweep_pending_invoices`` (``monolithos.handoffs``).
 
 ``render_invoice`` is a thin entry point: it loads an id and calls
 ``monolithos.invoicing.render_invoice``. It is idempotent, one PDF per invoice version: a run
@@ -16,24 +21,21 @@ such redeliveries. Errors are retried with jittered backoff; once the retries ar
 fails and is recorded as a failed task. The settings route it to the ``invoices`` queue, so a
 flood of renders never delays a dispatch or a mail.
 
-It imports the invoicing service and the models only. The layers below it never import it:
-the new intake enqueues it by name through the outbox, the legacy download view imports it.
+It imports the services (intake, invoicing, handoffs) and the models only. The layers below
+it never import it: the new intake enqueues it by name through the outbox, the legacy download
+view imports it.
 """
 
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 
 import structlog
 from celery import Task, shared_task
-from django.conf import settings
-from django.db.models import F, Q
-from django.utils import timezone
 
-from monolithos import intake, invoicing
+from monolithos import handoffs, intake, invoicing
 from monolithos.models import Invoice
-from observability import trace
+from observability.metrics import OWED_WORK_HANDED_OVER
 from outbox.reliability import backoff
 
 logger = structlog.get_logger(__name__)
@@ -85,17 +87,31 @@ def place_order_request(self: Task[[int], str | None], request_id: int) -> str |
 
 @shared_task(name="monolithos.tasks.sweep_order_requests")
 def sweep_order_requests(limit: int = 500) -> int:
-    """Enqueue again requests received longer than LOST_TASK_GRACE_MINUTES ago (beat).
+    """Hand to the outbox the requests whose hand-over was lost (beat, intake.waiting_too_long).
 
-    Each under the trace id of the request that accepted it. One enqueued twice is placed once.
+    Each under the trace id of the request that accepted it. One handed over twice is placed
+    once.
     """
     waiting = intake.waiting_too_long(limit)
-    for request_id, trace_id in waiting:
-        with trace.bound_trace_id(trace_id or None):
-            place_order_request.delay(request_id)
     if waiting:
-        logger.warning("order_requests_enqueued_again", count=len(waiting))
+        intake.hand_over_again(waiting)
+        OWED_WORK_HANDED_OVER.labels(kind="order_request").inc(len(waiting))
+        logger.warning("order_requests_handed_over_again", count=len(waiting))
     return len(waiting)
+
+
+@shared_task(name="monolithos.tasks.sweep_orders_without_shipment")
+def sweep_orders_without_shipment(limit: int = 500) -> int:
+    """Hand over again the shipment of each order that has none and no message asking for it."""
+    orders = handoffs.orders_without_shipment(limit)
+    if orders:
+        handoffs.hand_shipments_over_again(orders)
+        logger.warning(
+            "orders_without_shipment_handed_over_again",
+            count=len(orders),
+            orders=[order.number for order in orders[:20]],
+        )
+    return len(orders)
 
 
 @shared_task(name="monolithos.tasks.purge_order_requests")
@@ -109,21 +125,14 @@ def purge_order_requests() -> int:
 
 @shared_task(name="monolithos.tasks.sweep_pending_invoices")
 def sweep_pending_invoices(limit: int = 500) -> int:
-    """Enqueue again the renders owed for longer than LOST_TASK_GRACE_MINUTES (beat).
+    """Hand over again the renders owed with no message asking for them (beat).
 
-    The outbox delivers each render at least once; this covers a message lost from the broker
-    afterwards (a flushed Redis, a purged queue). A render enqueued twice is done once.
+    The outbox follows each render it handed over to its end; this covers an invoice whose
+    message is done or was never recorded (the legacy path renders in its request). A render
+    handed over twice is done once.
     """
-    cutoff = timezone.now() - timedelta(minutes=settings.LOST_TASK_GRACE_MINUTES)
-    owed = (
-        Invoice.objects.filter(created_at__lt=cutoff)
-        .filter(Q(rendered_version__isnull=True) | Q(rendered_version__lt=F("version")))
-        .order_by("id")
-        .values_list("pk", flat=True)[:limit]
-    )
-    invoice_ids = list(owed)
-    for invoice_id in invoice_ids:
-        render_invoice.delay(invoice_id)
-    if invoice_ids:
-        logger.warning("pending_invoices_enqueued_again", count=len(invoice_ids))
-    return len(invoice_ids)
+    invoices = handoffs.invoices_not_rendered(limit)
+    if invoices:
+        handoffs.hand_renders_over_again(invoices)
+        logger.warning("pending_invoices_handed_over_again", count=len(invoices))
+    return len(invoices)

@@ -37,12 +37,15 @@ import structlog
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from notifications.models import IDEMPOTENCY_KEY_MAX_LENGTH, RECIPIENT_MAX_LENGTH, Notification
 from notifications.rendering import render_mail
 from observability import trace
-from outbox.messages import Message, publish
+from outbox import completion
+from outbox.messages import Message, outstanding_message, publish, publish_again
 
 logger = structlog.get_logger(__name__)
 
@@ -144,6 +147,8 @@ def deliver(idempotency_key: str) -> bool:
             notification.status = Notification.Status.SENT
             notification.sent_at = timezone.now()
             notification.save(update_fields=["attempts", "status", "sent_at"])
+            # The outbox message that asked for this mail ends with it (docs/adr/0015).
+            completion.done_in_this_transaction()
     # Raised outside the atomic block, so that the attempt above is committed, not rolled back.
     if failure is not None:
         raise failure
@@ -159,10 +164,26 @@ def mark_failed(idempotency_key: str, reason: str) -> None:
 
 
 def queued_for_too_long(limit: int) -> list[str]:
-    """Keys of the notifications still queued LOST_TASK_GRACE_MINUTES after they were recorded."""
-    cutoff = timezone.now() - timedelta(minutes=settings.LOST_TASK_GRACE_MINUTES)
-    queued = Notification.objects.filter(status=Notification.Status.QUEUED, created_at__lt=cutoff)
+    """Keys of the notifications whose hand-over was lost, oldest first.
+
+    Still queued OWED_WORK_LEASE_SECONDS after they were recorded, and asked for by no
+    outstanding outbox message: their message is done (counted delivered before completion
+    meant sent), or there never was one (an inline send whose process died before it).
+    """
+    cutoff = timezone.now() - timedelta(seconds=settings.OWED_WORK_LEASE_SECONDS)
+    queued = (
+        Notification.objects.filter(status=Notification.Status.QUEUED, created_at__lt=cutoff)
+        .annotate(key=Concat(Value("notification:"), F("idempotency_key")))
+        .exclude(outstanding_message("key"))
+    )
     return list(queued.order_by("id").values_list("idempotency_key", flat=True)[:limit])
+
+
+def hand_over_again(idempotency_keys: list[str]) -> None:
+    """Give the notifications back to the outbox, which follows each to its sending."""
+    with transaction.atomic():
+        for idempotency_key in idempotency_keys:
+            publish_again(_send_message(idempotency_key, key=f"notification:{idempotency_key}"))
 
 
 def purge_sent() -> int:

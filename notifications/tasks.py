@@ -3,10 +3,11 @@
 The task names its notification by idempotency key (unique, indexed), not by id: recording it
 is one ``INSERT ... ON CONFLICT DO NOTHING`` on the intake's hot path, which returns no id. A
 redelivered or republished message finds the notification sent and does nothing. A beat-driven
-sweep enqueues again what stayed queued too long. A failed send is retried with jittered
-backoff; when the retries run out the notification is marked failed and the error raised again,
-so that the task is recorded as a ``FailedTask`` (``outbox.reliability``) and can be sent again
-from the admin. An hourly purge deletes sent notifications past their retention.
+sweep hands over again what stayed queued with no message asking for it. A failed send is
+retried with jittered backoff; when the retries run out the notification is marked failed and
+the error raised again, so that the task is recorded as a ``FailedTask``
+(``outbox.reliability``) and can be sent again from the admin. An hourly purge deletes sent
+notifications past their retention.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from celery import Task, shared_task
 from notifications.services import (
     SEND_TASK,
     deliver,
+    hand_over_again,
     mark_failed,
     purge_sent,
     queued_for_too_long,
 )
+from observability.metrics import OWED_WORK_HANDED_OVER
 from outbox.reliability import backoff
 
 logger = structlog.get_logger(__name__)
@@ -40,16 +43,16 @@ def send_notification(self: Task[[str], bool], idempotency_key: str) -> bool:
 
 @shared_task(name="notifications.tasks.sweep_queued_notifications")
 def sweep_queued_notifications(limit: int = 500) -> int:
-    """Enqueue again the notifications queued for longer than LOST_TASK_GRACE_MINUTES (beat).
+    """Hand over again the notifications queued with no message asking for them (beat).
 
-    Longer than the send task's retries take, so such a notification lost its message after the
-    outbox published it (a flushed broker, a purged queue); a send enqueued twice is sent once.
+    The outbox follows each send it handed over to its end (docs/adr/0015); this covers a
+    notification whose message is done or never was. A send handed over twice is sent once.
     """
     idempotency_keys = queued_for_too_long(limit)
-    for idempotency_key in idempotency_keys:
-        send_notification.delay(idempotency_key)
     if idempotency_keys:
-        logger.warning("queued_notifications_enqueued_again", count=len(idempotency_keys))
+        hand_over_again(idempotency_keys)
+        OWED_WORK_HANDED_OVER.labels(kind="notification").inc(len(idempotency_keys))
+        logger.warning("queued_notifications_handed_over_again", count=len(idempotency_keys))
     return len(idempotency_keys)
 
 

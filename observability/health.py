@@ -2,9 +2,13 @@
 
 ``/healthz`` says the process is alive and checks nothing else: a liveness probe that checked
 the database would restart every pod whenever the database wobbled. ``/readyz`` runs every
-registered readiness check and answers 503 naming each one that failed: every database alias
-and the Celery broker, plus what other capabilities register (the supplier breaker's state).
-The cache's state is shown, never failed on: it fails open.
+registered readiness check and answers 503 naming each one that failed: every database alias,
+plus what other capabilities register (the supplier breaker's state). A check may also report
+its dependency as degraded (``Degraded``): down, but the process keeps serving without it and
+the work waits (the broker: requests are committed and the sweeps hand them over later, the
+outbox's check says what is owed). That answers 200 with status ``degraded``: taking every web
+process out of the load balancer would turn a degraded system into a down one. The cache's
+state is shown, never failed on: it fails open.
 """
 
 from __future__ import annotations
@@ -22,6 +26,10 @@ ReadinessCheck = Callable[[], str | None]
 usable; raises with the reason when it is not."""
 
 _checks: dict[str, ReadinessCheck] = {}
+
+
+class Degraded(Exception):
+    """Raised by a check whose dependency is down while the process keeps serving without it."""
 
 
 def register_readiness_check(name: str, check: ReadinessCheck) -> None:
@@ -44,7 +52,8 @@ def database_check(alias: str) -> ReadinessCheck:
 
 
 def broker_check() -> str | None:
-    """A web process that cannot enqueue cannot hand work to the workers."""
+    """A web process that cannot enqueue cannot hand work to the workers (the outbox registers
+    a check of its own under this name, which says what is owed)."""
     from celery import current_app
 
     with current_app.connection_for_write() as connection:
@@ -80,6 +89,9 @@ def run_readiness_checks() -> dict[str, dict[str, object]]:
     for name, check in readiness_checks().items():
         try:
             detail = check()
+        except Degraded as degraded:
+            logger.warning("readiness_check_degraded", check=name, detail=str(degraded))
+            results[name] = {"ok": True, "degraded": True, "detail": str(degraded)}
         except Exception as error:
             logger.warning("readiness_check_failed", check=name, error=repr(error))
             # The body names the failure's kind only: connection strings stay in the logs.

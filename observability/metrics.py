@@ -42,6 +42,24 @@ ORDER_REQUEST_WAIT_SECONDS = Histogram(
     "From an order request's acceptance (202) to its placement or rejection by the intake worker.",
     buckets=(*LATENCY_BUCKETS, 30.0, 60.0, 300.0),
 )
+BROKER_PUBLISHES = Counter(
+    "monolithos_broker_publishes",
+    "Hand-overs to the broker by outcome: sent, failed (within the short publish timeout) or "
+    "skipped (the broker failed a moment ago; left to the sweeps without trying).",
+    ["outcome"],
+)
+OUTBOX_REPUBLISHED = Counter(
+    "monolithos_outbox_republished",
+    "Outbox messages handed to the broker again because their task did not finish within its "
+    "lease (lost with the broker's data, or with a killed worker), by task.",
+    ["task"],
+)
+OWED_WORK_HANDED_OVER = Counter(
+    "monolithos_owed_work_handed_over",
+    "Work the database says is owed, found without any message owing it and handed over again "
+    "by a sweep, by kind.",
+    ["kind"],
+)
 SUPPLIER_CALL_SECONDS = Histogram(
     "monolithos_supplier_call_seconds",
     "Calls to the Supplier Protocol API, by operation and outcome (ok, error, timeout, rejected).",

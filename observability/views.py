@@ -27,7 +27,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
 def readyz(request: HttpRequest) -> JsonResponse:
     checks = run_readiness_checks()
     failed = sorted(name for name, result in checks.items() if not result["ok"])
-    body = {"status": "unavailable" if failed else "ok", "failed": failed, "checks": checks}
+    degraded = any(result.get("degraded") for result in checks.values())
+    status = "unavailable" if failed else "degraded" if degraded else "ok"
+    body = {"status": status, "failed": failed, "checks": checks}
     return JsonResponse(body, status=503 if failed else 200)
 
 

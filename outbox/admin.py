@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from observability import trace
-from outbox import relay
+from outbox import completion, relay
 from outbox.models import FailedTask, OutboxMessage
 
 
@@ -23,8 +23,23 @@ class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 @admin.register(OutboxMessage)
 class OutboxMessageAdmin(ReadOnlyAdmin):
-    list_display = ("key", "task", "created_at", "attempts", "published_at", "trace_id")
-    list_filter = (("published_at", admin.EmptyFieldListFilter), "task")
+    list_display = (
+        "key",
+        "task",
+        "created_at",
+        "publications",
+        "published_at",
+        "lease_expires_at",
+        "done_at",
+        "failed_at",
+        "trace_id",
+    )
+    list_filter = (
+        ("done_at", admin.EmptyFieldListFilter),
+        ("published_at", admin.EmptyFieldListFilter),
+        ("failed_at", admin.EmptyFieldListFilter),
+        "task",
+    )
     search_fields = ("key", "trace_id")
     actions = ("relay_now",)
 
@@ -45,9 +60,13 @@ class FailedTaskAdmin(ReadOnlyAdmin):
     def requeue(self, request: HttpRequest, queryset: QuerySet[FailedTask]) -> None:
         count = 0
         for failed in queryset.filter(requeued_at__isnull=True):
-            # Same arguments, new task id: the tasks are idempotent, so a second run is safe.
-            with trace.bound_trace_id(failed.trace_id or None):
-                current_app.send_task(failed.task, args=failed.args, kwargs=failed.kwargs)
+            key = completion.key_of(failed.task_id)
+            if key is not None and relay.hand_over_again(key):
+                pass  # the outbox owes its message again and follows it to its end
+            else:
+                # Same arguments, new task id: the tasks are idempotent, so a second run is safe.
+                with trace.bound_trace_id(failed.trace_id or None):
+                    current_app.send_task(failed.task, args=failed.args, kwargs=failed.kwargs)
             failed.requeued_at = timezone.now()
             failed.save(update_fields=["requeued_at"])
             count += 1

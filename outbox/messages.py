@@ -3,9 +3,15 @@
 ``publish`` stores each message in the same ``default`` transaction as the data it refers to and
 arranges for the relay task to be enqueued once that transaction commits. A rolled-back
 transaction takes its messages with it; a process that dies between the commit and the enqueue
-leaves them to ``outbox.tasks.sweep_outbox``. Receivers must be idempotent: a message can be
-published twice (a relay that dies after the broker accepted the task and before it recorded
-that), never zero times.
+leaves them to ``outbox.tasks.sweep_outbox``. A message is owed until its task has run, not
+until the broker took it (docs/adr/0015): the sweep hands it over again when the broker or a
+worker lost it. Receivers must be idempotent: a message can be delivered twice (a relay that
+dies after the broker accepted the task and before it recorded that, a hand-over again of a
+message that was only slow), never zero times.
+
+``publish_again`` is for the sweeps that find work owed with no message owing it any more;
+``outstanding_message`` is how their queries tell (a message not done: owed, or given up on and
+waiting for a person).
 """
 
 from __future__ import annotations
@@ -16,10 +22,14 @@ from typing import Any
 import structlog
 from celery import current_task
 from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
 
 from observability import trace
 
 logger = structlog.get_logger(__name__)
+
+RELAY_TASK = "outbox.tasks.relay_messages"
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,44 @@ def publish(*messages: Message) -> None:
         ],
         ignore_conflicts=True,
     )
+    _relay_when_committed(messages)
+
+
+def publish_again(*messages: Message) -> None:
+    """Make ``messages`` owed again, in the current transaction; relay them after it commits.
+
+    For a sweep that found work owed (an order without its shipment, an invoice not rendered)
+    whose message is done or was never recorded: a key never recorded is recorded; a done one
+    is owed again with the new arguments, its history (publications, the cap) kept; one still
+    owed, or given up on (a person decides, from the failed tasks), is left alone.
+    """
+    from outbox.models import OutboxMessage
+
+    with transaction.atomic(savepoint=False):
+        for message in messages:
+            OutboxMessage.objects.filter(key=message.key, done_at__isnull=False).update(
+                task=message.task,
+                kwargs=message.kwargs,
+                trace_id=trace.current_trace_id() or "",
+                done_at=None,
+                published_at=None,
+                lease_expires_at=None,
+                last_error=f"owed again: its work was found missing at {timezone.now():%c}",
+            )
+        publish(*messages)
+
+
+def outstanding_message(key: str) -> Exists:
+    """For a sweep's queryset: there is a message not done whose key is the row's ``key``.
+
+    ``key`` names an annotation (or field) of the outer query holding the outbox key.
+    """
+    from outbox.models import OutboxMessage
+
+    return Exists(OutboxMessage.objects.filter(key=OuterRef(key), done_at__isnull=True))
+
+
+def _relay_when_committed(messages: tuple[Message, ...]) -> None:
     relay = _relay_after_commit()
     if relay is None:
         relay = _Relay()
@@ -68,17 +116,17 @@ class _Relay:
         self.in_worker = bool(current_task)  # the writer runs a Celery task
 
     def __call__(self) -> None:
-        from outbox import relay
-        from outbox.tasks import relay_messages
+        from outbox import broker, relay
 
         try:
             if self.in_worker:
                 relay.relay(self.keys)
             else:
-                relay_messages.delay(self.keys)
-        except Exception:
+                # Short timeouts, no retry loop: the request never waits on a sick broker.
+                broker.send(RELAY_TASK, args=[self.keys])
+        except Exception as error:
             # The messages are committed: the sweep relays them once the broker is back.
-            logger.warning("outbox_relay_not_enqueued", keys=self.keys, exc_info=True)
+            logger.warning("outbox_relay_not_enqueued", keys=self.keys, error=repr(error))
 
 
 def _relay_after_commit() -> _Relay | None:

@@ -1,4 +1,4 @@
-"""Backlog metrics, read when /metrics is scraped: the outbox, failed tasks, the broker queues.
+"""Backlog metrics, read when /metrics is scraped: the outbox, owed work, failed tasks, queues.
 
 Gauges computed from the database and the broker at scrape time, so every web process reports
 the same numbers (take ``max`` across instances, not ``sum``).
@@ -7,17 +7,15 @@ the same numbers (take ``max`` across instances, not ``sum``).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import structlog
-from celery import current_app
 from django.conf import settings
 from django.db.models import Min
 from django.utils import timezone
-from kombu.exceptions import ChannelError
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from outbox import broker, owed
 from outbox.models import FailedTask, OutboxMessage
 
 logger = structlog.get_logger(__name__)
@@ -27,12 +25,13 @@ class BacklogCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         try:
             yield from self._outbox()
+            yield from self._owed()
         except Exception:
             logger.warning("outbox_metrics_unavailable", exc_info=True)
         try:
             yield self._queues()
-        except Exception:
-            logger.warning("queue_metrics_unavailable", exc_info=True)
+        except Exception as error:
+            logger.warning("queue_metrics_unavailable", error=repr(error))
 
     def _outbox(self) -> Iterator[GaugeMetricFamily]:
         pending = OutboxMessage.objects.filter(published_at__isnull=True)
@@ -53,16 +52,31 @@ class BacklogCollector(Collector):
             value=FailedTask.objects.filter(requeued_at__isnull=True).count(),
         )
 
+    def _owed(self) -> Iterator[GaugeMetricFamily]:
+        now = timezone.now()
+        past = GaugeMetricFamily(
+            "monolithos_owed_work_past_lease",
+            "Work owed longer than its lease (not done, not given up on), by kind: what the "
+            "sweeps hand over again once nothing can still be holding it.",
+            labels=["kind"],
+        )
+        age = GaugeMetricFamily(
+            "monolithos_owed_work_oldest_age_seconds",
+            "Age of the oldest item still owed, by kind (0 when there is none).",
+            labels=["kind"],
+        )
+        for kind, item in sorted(owed.everything(now).items()):
+            past.add_metric([kind], item.past_lease)
+            age.add_metric([kind], item.oldest_age(now))
+        yield past
+        yield age
+
     def _queues(self) -> GaugeMetricFamily:
         depth = GaugeMetricFamily(
             "monolithos_queue_depth", "Messages waiting in each Celery queue.", labels=["queue"]
         )
-        with current_app.connection_for_read() as connection:
-            channel: Any = connection.default_channel  # kombu's channels are untyped
-            for queue in settings.CELERY_QUEUE_NAMES:
-                try:
-                    waiting = channel.queue_declare(queue=queue, passive=True).message_count
-                except ChannelError:
-                    waiting = 0  # never declared: no worker consumes it, nothing was sent to it
-                depth.add_metric([queue], waiting)
+        # Through the publisher's connection: short timeouts, so a hung broker never holds a
+        # scrape (its series go stale instead).
+        for queue, waiting in broker.queue_depths(settings.CELERY_QUEUE_NAMES).items():
+            depth.add_metric([queue], waiting)
         return depth

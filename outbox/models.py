@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from django.db import models
 
+# Owed: not done, and not given up on (a person decides then, from the failed-task table).
+OWED = models.Q(done_at__isnull=True, failed_at__isnull=True)
+
 
 class OutboxMessage(models.Model):
-    """A Celery task to run once the writer's transaction has committed.
+    """A Celery task to run once the writer's transaction has committed, owed until it has run.
 
     ``key`` makes the writer idempotent: publishing the same key twice records one message.
+    Handing the task to the broker does not end the message; the task's completion does
+    (docs/adr/0015-completion-ends-a-message.md): ``done_at`` is set when the task it names has
+    returned after committing its effect. Until then the sweep hands it to the broker again
+    whenever ``lease_expires_at`` passes and the broker cannot still hold it, each time with a
+    lease twice as long, ``OUTBOX_MAX_PUBLICATIONS`` times at most (then ``failed_at``).
     """
 
     key = models.CharField(max_length=200, unique=True)
@@ -16,9 +24,14 @@ class OutboxMessage(models.Model):
     kwargs = models.JSONField(default=dict)
     trace_id = models.CharField(max_length=32, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Hand-overs tried, and those the broker accepted (the lease's backoff counts these).
     attempts = models.PositiveIntegerField(default=0)
+    publications = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
     published_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -27,7 +40,16 @@ class OutboxMessage(models.Model):
                 fields=["created_at"],
                 name="outbox_unpublished",
                 condition=models.Q(published_at__isnull=True),
-            )
+            ),
+            # The sweep's scan: published, owed, lease running out.
+            models.Index(
+                fields=["lease_expires_at"],
+                name="outbox_owed_published",
+                condition=OWED & models.Q(published_at__isnull=False),
+            ),
+            # The owed-work gauges and the retention purge.
+            models.Index(fields=["task", "created_at"], name="outbox_owed", condition=OWED),
+            models.Index(fields=["done_at"], name="outbox_done"),
         ]
 
     def __str__(self) -> str:
@@ -51,9 +73,14 @@ class TaskDelivery(models.Model):
 
 
 class FailedTask(models.Model):
-    """A task that will not run again by itself: retries exhausted, or redelivered too often."""
+    """A task that will not run again by itself: retries exhausted, redelivered too often, or
+    handed to the broker ``OUTBOX_MAX_PUBLICATIONS`` times without ever running to its end."""
 
-    REASONS = [("failed", "Failed after its retries"), ("redelivered", "Worker lost too often")]
+    REASONS = [
+        ("failed", "Failed after its retries"),
+        ("redelivered", "Worker lost too often"),
+        ("unfinished", "Published too often without finishing"),
+    ]
 
     task_id = models.CharField(max_length=255, unique=True)
     task = models.CharField(max_length=200)

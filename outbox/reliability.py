@@ -9,6 +9,11 @@
   is recorded as failed and acknowledged instead of run.
 - Redis has no dead-letter queue: a task that fails for good (an error after its retries) is
   recorded in ``FailedTask``, visible in the admin, from where it can be run again.
+- A task the outbox sent (task id ``outbox:<key>``) pays its message: done when it returns,
+  its lease stretched while a retry waits, failed when it fails for good (``outbox.completion``).
+  One that failed only because the broker did not take what it enqueued in turn (the
+  shipment created, its dispatch not enqueued) is not failed: its message stays owed and the
+  outbox hands it over again once the broker is back; its receiver finds its own work done.
 
 ``backoff`` gives retry delays with full jitter, capped far below the broker's visibility timeout
 (a countdown longer than that is delivered again and again).
@@ -21,13 +26,21 @@ from typing import Any
 
 import structlog
 from celery import Task
+from celery.exceptions import Retry
 from django.conf import settings
 from django.db import connections, router
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from observability import trace
+from outbox import completion
+from outbox.broker import BrokerUnavailable
 
 logger = structlog.get_logger(__name__)
+
+# What a task raises when the broker does not take a message it enqueues (Celery wraps kombu's
+# and Redis's errors in kombu's OperationalError; the publisher raises BrokerUnavailable).
+BROKER_ERRORS: tuple[type[Exception], ...] = (KombuOperationalError, BrokerUnavailable)
 
 
 def backoff(retries: int, *, base: float) -> float:
@@ -42,6 +55,7 @@ class ReliableTask(Task):  # type: ignore[type-arg]
         if task_id is None or self.request.called_directly:
             return super().__call__(*args, **kwargs)
         deliveries = count_delivery(task_id, self.name)
+        run, token = completion.begin(task_id)
         try:
             if deliveries > settings.CELERY_TASK_MAX_DELIVERIES:
                 logger.error("task_redelivered_too_often", deliveries=deliveries)
@@ -55,15 +69,27 @@ class ReliableTask(Task):  # type: ignore[type-arg]
                     "its worker died each time",
                     deliveries=deliveries - 1,
                 )
+                completion.failed_for_good(task_id)
                 return None
-            return super().__call__(*args, **kwargs)
+            try:
+                result = super().__call__(*args, **kwargs)
+            except Retry as retry:
+                completion.retrying(run, retry.when)
+                raise
+            completion.finished(run)
+            return result
         finally:
+            completion.end(token)
             # Success, failure or retry: this delivery returned, so it is not counted again.
             forget_delivery(task_id)
 
     def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        if completion.key_of(task_id) is not None and isinstance(exc, BROKER_ERRORS):
+            logger.warning("task_left_to_the_outbox", error=repr(exc))
+            return
         logger.error("task_failed", error=repr(exc))
         record_failure(self, task_id, args, kwargs, reason="failed", error=str(einfo))
+        completion.failed_for_good(task_id)
 
 
 def count_delivery(task_id: str, task: str) -> int:

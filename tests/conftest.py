@@ -6,7 +6,6 @@ import io
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,9 @@ from typing import Any
 import pytest
 
 from tests import strangler_modes
+from tests.redis_server import free_port
+
+__all__ = ["ROOT", "SupplierSimulator", "free_port"]
 
 ROOT = Path(__file__).resolve().parent.parent
 CHARACTERIZATION = ROOT / "tests" / "characterization"
@@ -83,12 +85,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if "transactional_db" in fixtures:
             kwargs.setdefault("transaction", True)
         item.add_marker(pytest.mark.django_db(*args, databases=DATABASES, **kwargs), append=False)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class SupplierSimulator:
@@ -233,6 +229,16 @@ def _fresh_supplier_protection(settings: Any) -> Iterator[None]:
         wiring.supplier_breaker().reset()
     yield
     wiring.supplier_breaker.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _broker_and_cache_answering() -> None:
+    """Each test starts as a fresh process would: it has seen the broker and the cache answer."""
+    from config import cache
+    from outbox import broker
+
+    broker.broker_state.succeeded()
+    cache.cache_state.succeeded()
 
 
 @pytest.fixture(autouse=True)

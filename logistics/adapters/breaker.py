@@ -84,6 +84,8 @@ class BreakerSnapshot:
     opened_at: float | None  # Unix time by the storage's clock
     seconds_until_probe: float | None  # None when closed or forced open
     forced: bool = False  # opened by an operator: no probe until force_close() or reset()
+    # The shared state could not be read (Redis unreachable): calls go through, as when closed.
+    unknown: bool = False
 
 
 @dataclass(frozen=True)
@@ -511,9 +513,16 @@ class RedisBreakerStorage:
         return _transition(self._force(self.keys(config), [target]))
 
     def snapshot(self, config: BreakerConfig) -> BreakerSnapshot:
-        state, opened, forced, failures, calls, now, pttl = map(
-            _text, self._snapshot(self.keys(config))
-        )
+        try:
+            reply = self._snapshot(self.keys(config))
+        except redis.RedisError as error:
+            # Fail open, as acquire does: with its state unreadable the breaker lets calls
+            # through, so that is what it reports (and /readyz stays ready).
+            logger.warning(
+                "circuit_breaker_storage_unavailable", breaker=config.name, error=str(error)
+            )
+            return BreakerSnapshot(config.name, "closed", 0.0, 0, None, None, unknown=True)
+        state, opened, forced, failures, calls, now, pttl = map(_text, reply)
         return _snapshot(
             config,
             _STATES[state],

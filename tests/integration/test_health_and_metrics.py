@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
+import re
 import subprocess
 import sys
 
@@ -55,12 +57,55 @@ def test_readyz_checks_both_database_aliases(client, settings):
     }
 
 
-def test_readyz_answers_503_naming_an_unreachable_broker():
-    result = readyz_in_a_process(CELERY_BROKER_URL="redis://127.0.0.1:9/0")
+def test_readyz_reports_an_unreachable_broker_as_degraded_and_stays_ready():
+    # Requests are still accepted while the broker is down: the sweeps hand their work over
+    # later (docs/adr/0015). Taking the web out of the load balancer would lose them instead.
+    status, body = readyz_in_a_process(CELERY_BROKER_URL="redis://127.0.0.1:9/0")
 
-    status, body = result
-    assert status == "503"
-    assert '"failed": ["broker"]' in body
+    assert status == "200"
+    readiness = json.loads(body)
+    assert (readiness["status"], readiness["failed"]) == ("degraded", [])
+    broker = readiness["checks"]["broker"]
+    assert broker["ok"] and broker["degraded"]
+    assert broker["detail"].startswith("unreachable for 0 s (OperationalError): ")
+    assert "the sweeps hand the work over once it answers" in broker["detail"]
+    assert "127.0.0.1:9" not in body  # connection details stay in the logs
+
+
+def test_a_lost_redis_leaves_the_web_ready_with_the_breaker_failing_open():
+    """Broker and breaker state on one Redis that is gone: the outage of issue 13."""
+    status, body = readyz_in_a_process(REDIS_URL="redis://127.0.0.1:9/0")
+
+    assert status == "200"
+    readiness = json.loads(body)
+    assert (readiness["status"], readiness["failed"]) == ("degraded", [])
+    assert readiness["checks"]["supplier_breaker"] == {
+        "ok": True,
+        "detail": "breaker state unreadable (Redis unreachable): calls go through, as when closed",
+    }
+
+
+@pytest.mark.django_db(databases=["default", "logistics"])
+def test_readyz_says_what_is_owed_past_its_lease(client, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from outbox.models import OutboxMessage
+
+    settings.OUTBOX_RELAY_GRACE_SECONDS = 30
+    long_ago = timezone.now() - timedelta(minutes=2)
+    OutboxMessage.objects.create(key="shipment:ORD-1", task="logistics.tasks.create_shipment")
+    OutboxMessage.objects.update(created_at=long_ago)
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 200
+    broker = response.json()["checks"]["broker"]
+    assert broker["ok"] and "degraded" not in broker
+    assert re.fullmatch(
+        r"owed past their lease: 1 create_shipment; the oldest owed for 1[23]\d s", broker["detail"]
+    )
 
 
 def test_readyz_shows_an_unreachable_cache_and_stays_ready():

@@ -142,18 +142,23 @@ def test_a_pending_invoice_downloads_as_202_with_a_retry_hint(client):
     assert response.json() == {"status": "pending", "retry_after": 5}
 
 
-def test_the_sweep_enqueues_again_only_renders_owed_for_too_long(monkeypatch, settings):
-    settings.LOST_TASK_GRACE_MINUTES = 15
+def test_the_sweep_hands_over_again_only_renders_owed_past_the_lease(settings):
+    from outbox.models import OutboxMessage
+
+    settings.OWED_WORK_LEASE_SECONDS = 60
     stale, _recent, rendered = (an_invoice_owed_a_render() for _ in range(3))
     render_invoice.apply(args=(rendered.pk,))
     Invoice.objects.filter(pk__in=[stale.pk, rendered.pk]).update(
-        created_at=timezone.now() - timedelta(minutes=20)
+        created_at=timezone.now() - timedelta(minutes=2)
     )
-    enqueued: list[int] = []
-    monkeypatch.setattr(render_invoice, "delay", enqueued.append)
 
     assert sweep_pending_invoices.apply().result == 1
-    assert enqueued == [stale.pk]
+    [message] = OutboxMessage.objects.all()
+    assert (message.key, message.kwargs) == (
+        f"invoice:{stale.number}:v1",
+        {"invoice_id": stale.pk},
+    )
+    assert sweep_pending_invoices.apply().result == 0  # the outbox follows it now
 
 
 def test_a_rendered_invoice_downloads_as_its_pdf(client, monkeypatch):

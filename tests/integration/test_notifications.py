@@ -130,10 +130,16 @@ def test_recording_costs_two_statements_in_the_callers_transaction(django_assert
 def test_recording_outside_a_transaction_is_a_transaction_of_its_own(
     django_assert_num_queries, monkeypatch
 ):
-    from outbox.tasks import relay_messages
+    from outbox import broker
+    from outbox.messages import RELAY_TASK
 
     relayed: list[list[str]] = []
-    monkeypatch.setattr(relay_messages, "delay", relayed.append)
+
+    def send(task: str, *, args: list[list[str]], **options: Any) -> None:
+        assert task == RELAY_TASK
+        relayed.append(args[0])
+
+    monkeypatch.setattr(broker, "send", send)
 
     with django_assert_num_queries(4) as statements:
         NotificationService().notify(
@@ -564,25 +570,29 @@ def test_the_logistics_notifier_queues_the_delivery_mail_for_a_worker(mailoutbox
     )
 
 
-def test_the_sweep_enqueues_again_only_notifications_queued_for_too_long(monkeypatch, settings):
+def test_the_sweep_hands_over_again_only_notifications_no_message_asks_for(settings):
     from datetime import timedelta
 
     from django.utils import timezone
 
     from notifications.tasks import sweep_queued_notifications
 
-    settings.LOST_TASK_GRACE_MINUTES = 15
+    settings.OWED_WORK_LEASE_SECONDS = 60
     stale = notify(key="order-cancelled:ORD-000001")
-    fresh = notify(key="order-cancelled:ORD-000002")
-    assert stale is not None and fresh is not None
-    Notification.objects.filter(pk=stale.pk).update(
-        created_at=timezone.now() - timedelta(minutes=20)
+    owed = notify(key="order-cancelled:ORD-000002")
+    fresh = notify(key="order-cancelled:ORD-000003")
+    assert stale is not None and owed is not None and fresh is not None
+    long_ago = timezone.now() - timedelta(minutes=2)
+    Notification.objects.filter(pk__in=[stale.pk, owed.pk]).update(created_at=long_ago)
+    # Its message was counted delivered (done) and the mail never went.
+    OutboxMessage.objects.filter(key="notification:order-cancelled:ORD-000001").update(
+        published_at=long_ago, done_at=long_ago
     )
-    enqueued: list[str] = []
-    monkeypatch.setattr(send_notification, "delay", enqueued.append)
 
     assert sweep_queued_notifications.apply().result == 1
-    assert enqueued == ["order-cancelled:ORD-000001"]
+    message = OutboxMessage.objects.get(key="notification:order-cancelled:ORD-000001")
+    assert message.done_at is None and message.published_at is None  # owed again, to relay
+    assert sweep_queued_notifications.apply().result == 0
 
 
 def test_the_purge_deletes_only_sent_notifications_past_their_retention(settings):

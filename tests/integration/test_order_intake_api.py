@@ -6,7 +6,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from celery import current_app
 from django.contrib.auth.models import Permission, User
 from django.core.cache import cache
 from django.db import connection
@@ -18,6 +17,7 @@ from monolithos.models import Invoice, Order, OrderRequest, Product
 from monolithos.tasks import place_order_request, purge_order_requests, sweep_order_requests
 from notifications.models import Notification
 from observability import trace
+from outbox import broker
 from outbox.models import OutboxMessage
 from tests.factories import ProductFactory
 
@@ -62,10 +62,10 @@ def handed_over(monkeypatch) -> list[dict[str, Any]]:
     """What the intake hands to the broker, with the trace id bound at that moment."""
     sent: list[dict[str, Any]] = []
 
-    def send_task(name: str, args: list[Any]) -> None:
-        sent.append({"task": name, "args": args, "trace_id": trace.current_trace_id()})
+    def send(task: str, *, args: list[Any], **options: Any) -> None:
+        sent.append({"task": task, "args": args, "trace_id": trace.current_trace_id()})
 
-    monkeypatch.setattr(current_app, "send_task", send_task)
+    monkeypatch.setattr(broker, "send", send)
     return sent
 
 
@@ -292,19 +292,27 @@ def test_a_placement_that_fails_is_retried(api, box, monkeypatch):
     assert OrderRequest.objects.get(pk=request_id).status == OrderRequest.PLACED
 
 
-def test_a_request_whose_message_was_lost_is_placed_by_the_sweep(api, box, settings, monkeypatch):
-    settings.LOST_TASK_GRACE_MINUTES = 15
-    sent: list[int] = []
-    monkeypatch.setattr(place_order_request, "delay", sent.append)
+def test_a_request_whose_message_was_lost_is_handed_to_the_outbox_by_the_sweep(
+    api, box, settings, monkeypatch
+):
+    settings.OWED_WORK_LEASE_SECONDS = 60
+    monkeypatch.setattr(broker, "send", lambda task, **options: None)  # taken, then lost
     recent = api.post(URL, order_body(), format="json").json()["id"]
     lost = api.post(URL, order_body(customer_email="grace@example.com"), format="json").json()
     OrderRequest.objects.filter(pk=lost["id"]).update(
-        created_at=timezone.now() - timedelta(minutes=16)
+        created_at=timezone.now() - timedelta(seconds=61)
     )
 
     assert sweep_order_requests.apply().result == 1
-    assert sent == [lost["id"]]
-    assert recent not in sent
+    [message] = OutboxMessage.objects.all()
+    assert (message.key, message.task, message.kwargs) == (
+        f"order-request:{lost['id']}",
+        "monolithos.tasks.place_order_request",
+        {"request_id": lost["id"]},
+    )
+    assert recent != lost["id"]
+    # From now on the outbox follows it to its placement: the sweep leaves it alone.
+    assert sweep_order_requests.apply().result == 0
 
 
 @pytest.mark.parametrize(

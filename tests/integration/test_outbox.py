@@ -11,8 +11,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from observability import trace
-from outbox import relay
-from outbox.messages import Message, publish
+from outbox import broker, relay
+from outbox.messages import RELAY_TASK, Message, publish
 from outbox.models import OutboxMessage
 from outbox.tasks import relay_messages, sweep_outbox
 
@@ -21,16 +21,39 @@ pytestmark = pytest.mark.django_db
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
+class BrokerCalls:
+    """What is handed to the broker: relay tasks (by their keys) and the tasks relayed."""
+
+    def __init__(self) -> None:
+        self.enqueued: list[list[str]] = []
+        self.published: list[dict[str, Any]] = []
+
+    def send(self, task: str, *, args: Any = None, kwargs: Any = None, **options: Any) -> None:
+        if task == RELAY_TASK:
+            self.enqueued.append(args[0])
+        else:
+            self.published.append(
+                {"task": task, "kwargs": kwargs, "trace_id": trace.current_trace_id()}
+            )
+
+
 @pytest.fixture
-def published(monkeypatch) -> list[dict[str, Any]]:
-    """What the relay hands to the broker, with the trace id bound at that moment."""
-    sent: list[dict[str, Any]] = []
+def broker_calls(monkeypatch) -> BrokerCalls:
+    calls = BrokerCalls()
+    monkeypatch.setattr(broker, "send", calls.send)
+    return calls
 
-    def send_task(name: str, kwargs: dict[str, Any]) -> None:
-        sent.append({"task": name, "kwargs": kwargs, "trace_id": trace.current_trace_id()})
 
-    monkeypatch.setattr(current_app, "send_task", send_task)
-    return sent
+@pytest.fixture
+def published(broker_calls: BrokerCalls) -> list[dict[str, Any]]:
+    """The tasks the relay handed to the broker, with the trace id bound at that moment."""
+    return broker_calls.published
+
+
+@pytest.fixture
+def enqueued(broker_calls: BrokerCalls) -> list[list[str]]:
+    """The relay tasks enqueued on commit, by the keys each relays."""
+    return broker_calls.enqueued
 
 
 def message(key: str = "shipment:ORD-000001") -> Message:
@@ -47,11 +70,8 @@ def test_a_message_is_written_in_the_callers_transaction_and_rolled_back_with_it
 
 
 def test_the_relay_is_enqueued_only_when_the_transaction_commits(
-    django_capture_on_commit_callbacks, monkeypatch
+    django_capture_on_commit_callbacks, enqueued
 ):
-    enqueued: list[list[str]] = []
-    monkeypatch.setattr(relay_messages, "delay", enqueued.append)
-
     with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
         publish(message("a"), message("b"))
         assert enqueued == []
@@ -67,11 +87,8 @@ def write_in_a_worker(keys: list[str]) -> None:
 
 
 def test_a_worker_relays_its_own_messages_after_the_commit_without_a_relay_task(
-    published, django_capture_on_commit_callbacks, monkeypatch
+    published, django_capture_on_commit_callbacks, enqueued
 ):
-    enqueued: list[list[str]] = []
-    monkeypatch.setattr(relay_messages, "delay", enqueued.append)
-
     with django_capture_on_commit_callbacks(execute=True):
         write_in_a_worker.apply(args=(["order", "mail-1", "mail-2"],))
 
@@ -81,11 +98,8 @@ def test_a_worker_relays_its_own_messages_after_the_commit_without_a_relay_task(
 
 
 def test_all_messages_of_one_transaction_are_relayed_together(
-    django_capture_on_commit_callbacks, monkeypatch
+    django_capture_on_commit_callbacks, enqueued
 ):
-    enqueued: list[list[str]] = []
-    monkeypatch.setattr(relay_messages, "delay", enqueued.append)
-
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         publish(message("order"))
         publish(message("mail-1"))
@@ -95,11 +109,8 @@ def test_all_messages_of_one_transaction_are_relayed_together(
 
 
 def test_a_rolled_back_savepoint_does_not_take_the_relay_of_later_messages(
-    django_capture_on_commit_callbacks, monkeypatch
+    django_capture_on_commit_callbacks, enqueued
 ):
-    enqueued: list[list[str]] = []
-    monkeypatch.setattr(relay_messages, "delay", enqueued.append)
-
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         with pytest.raises(RuntimeError), transaction.atomic():
             publish(message("rolled-back"))
@@ -113,10 +124,10 @@ def test_a_rolled_back_savepoint_does_not_take_the_relay_of_later_messages(
 def test_a_broker_down_at_commit_time_loses_nothing(
     django_capture_on_commit_callbacks, monkeypatch
 ):
-    def broker_down(keys: list[str]) -> None:
-        raise ConnectionError("broker unreachable")
+    def broker_down(task: str, **options: Any) -> None:
+        raise broker.BrokerUnavailable("broker unreachable")
 
-    monkeypatch.setattr(relay_messages, "delay", broker_down)
+    monkeypatch.setattr(broker, "send", broker_down)
 
     with django_capture_on_commit_callbacks(execute=True):
         publish(message())
@@ -158,7 +169,7 @@ def test_the_relay_publishes_under_the_writers_trace_id_and_only_once(published)
 
 
 def test_a_failed_publish_is_counted_and_left_for_the_sweep(monkeypatch):
-    def broker_down(name: str, kwargs: dict[str, Any]) -> None:
+    def broker_down(name: str, **options: Any) -> None:
         raise ConnectionError("broker unreachable")
 
     monkeypatch.setattr(current_app, "send_task", broker_down)
@@ -184,15 +195,20 @@ def test_the_sweep_publishes_messages_whose_relay_never_came(published, settings
     assert OutboxMessage.objects.get(key="fresh").published_at is None
 
 
-def test_the_sweep_purges_published_messages_past_their_retention(published, settings):
+def test_the_sweep_purges_done_messages_past_their_retention_and_never_owed_ones(
+    published, settings
+):
     settings.OUTBOX_RETENTION_DAYS = 7
-    publish(message("old"), message("recent"))
-    relay.relay(["old", "recent"])
-    OutboxMessage.objects.filter(key="old").update(published_at=timezone.now() - timedelta(days=8))
+    publish(message("old"), message("recent"), message("owed"))
+    relay.relay(["old", "recent", "owed"])
+    long_ago = timezone.now() - timedelta(days=8)
+    OutboxMessage.objects.filter(key="old").update(done_at=long_ago)
+    OutboxMessage.objects.filter(key="recent").update(done_at=timezone.now())
+    OutboxMessage.objects.filter(key="owed").update(published_at=long_ago, created_at=long_ago)
 
     sweep_outbox.apply()
 
-    assert list(OutboxMessage.objects.values_list("key", flat=True)) == ["recent"]
+    assert list(OutboxMessage.objects.values_list("key", flat=True)) == ["recent", "owed"]
 
 
 def test_the_relay_reaches_the_real_broker():

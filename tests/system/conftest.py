@@ -108,6 +108,9 @@ def start_system(
     web_port, supplier_port = free_port(), free_port()
     env = {key: value for key, value in os.environ.items() if key not in SERVICE_VARIABLES}
     env.update(
+        # Scripts run from another directory (tests/system/slow_render_worker.py) import this
+        # checkout's code, whatever an installed copy points at.
+        PYTHONPATH=str(ROOT),
         MONOLITHOS_VAR_DIR=str(var_dir),
         SUPPLIER_API_URL=f"http://127.0.0.1:{supplier_port}",
         GUNICORN_BIND=f"127.0.0.1:{web_port}",

@@ -274,7 +274,7 @@ result = order.number
         query(
             system,
             "from outbox.models import OutboxMessage\n"
-            "result = OutboxMessage.objects.update(published_at=None)",
+            "result = OutboxMessage.objects.update(published_at=None, done_at=None)",
         )
         wait_for(
             lambda: (

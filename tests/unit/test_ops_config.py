@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from observability.metrics import (
+    BROKER_PUBLISHES,
     CACHE_UNAVAILABLE,
     INVOICE_RENDER_SECONDS,
     LATENCY_BUCKETS,
@@ -26,6 +27,8 @@ from observability.metrics import (
     ORDER_REQUEST_WAIT_SECONDS,
     ORDERS_FAILED,
     ORDERS_PLACED,
+    OUTBOX_REPUBLISHED,
+    OWED_WORK_HANDED_OVER,
     SUPPLIER_CALL_SECONDS,
     TASK_SECONDS,
 )
@@ -39,6 +42,7 @@ ASYNC_RULES = PROMETHEUS / "rules" / "async.yml"
 CACHE_RULES = PROMETHEUS / "rules" / "cache.yml"
 LOGISTICS_RULES = PROMETHEUS / "rules" / "logistics.yml"
 STRANGLER_RULES = PROMETHEUS / "rules" / "strangler.yml"
+OWED_WORK_RULES = PROMETHEUS / "rules" / "owed_work.yml"
 DASHBOARD = GRAFANA / "dashboards" / "monolithos.json"
 RUNBOOK = ROOT / "docs" / "runbook.md"
 
@@ -51,6 +55,7 @@ ALERT_CONTRACT = {
     CACHE_RULES: ("component", "docs/runbook.md#cache-unavailable"),
     LOGISTICS_RULES: ("component", "docs/runbook.md#guarded-shipment-writes-and-claimed-sweeps"),
     STRANGLER_RULES: ("component", "docs/runbook.md#phase-5-traffic-shift"),
+    OWED_WORK_RULES: ("component", "docs/runbook.md#redis-lost-its-data"),
 }
 RULE_FILES = sorted(ALERT_CONTRACT)
 
@@ -65,6 +70,8 @@ SCRAPE_TIME_GAUGES = {
     "monolithos_failed_tasks",
     "monolithos_queue_depth",
     "monolithos_shipments_needing_attention",
+    "monolithos_owed_work_past_lease",
+    "monolithos_owed_work_oldest_age_seconds",
 }
 
 # The names Prometheus sees: histograms as _bucket/_sum/_count, counters as _total (the client
@@ -81,7 +88,17 @@ EXPOSED_NAMES = (
         )
         for suffix in ("_bucket", "_sum", "_count")
     }
-    | {metric._name + "_total" for metric in (ORDERS_PLACED, ORDERS_FAILED, CACHE_UNAVAILABLE)}
+    | {
+        metric._name + "_total"
+        for metric in (
+            ORDERS_PLACED,
+            ORDERS_FAILED,
+            CACHE_UNAVAILABLE,
+            BROKER_PUBLISHES,
+            OUTBOX_REPUBLISHED,
+            OWED_WORK_HANDED_OVER,
+        )
+    }
     | SCRAPE_TIME_GAUGES
     | {strangler_metrics.CANDIDATE_SECONDS._name + s for s in ("_bucket", "_sum", "_count")}
     | {
