@@ -136,8 +136,10 @@ class Experiment:
         wall = time.perf_counter()
         try:
             response = candidate()
-            observation = self.comparator.clean(observe(response, self.comparator.headers))
-            response.close()
+            try:
+                observation = self.comparator.clean(observe(response, self.comparator.headers))
+            finally:
+                _release(response)
         finally:
             metrics.CANDIDATE_SECONDS.labels(self.name).observe(time.perf_counter() - wall)
         return Tried(observation, self.clock() - started)
@@ -218,6 +220,16 @@ class Experiment:
         except Exception:
             logger.warning("strangler_hook_failed", hook=name, route=self.name, exc_info=True)
             return default
+
+
+def _release(response: HttpResponseBase) -> None:
+    """Close what the candidate's answer holds (a file), without ``response.close()``: that
+    would send ``request_finished`` in the middle of the request, and Django's handler of it
+    closes the request's database connections."""
+    closers = getattr(response, "_resource_closers", [])
+    for closer in closers:
+        closer()
+    closers.clear()
 
 
 def _describe(error: BaseException | None) -> str:

@@ -123,6 +123,15 @@ def test_a_retry_delay_the_broker_would_redeliver_before_it_is_due_stops_start_u
     )
 
 
+def test_a_strangler_copy_trusted_longer_than_its_maximum_age_stops_start_up():
+    result = manage(
+        "check", STRANGLER_STATE_FALLBACK_SECONDS="60", STRANGLER_STATE_MAX_AGE_SECONDS="30"
+    )
+
+    assert result.returncode == 1
+    assert "STRANGLER_STATE_FALLBACK_SECONDS <= STRANGLER_STATE_MAX_AGE_SECONDS" in result.stderr
+
+
 def test_a_mail_record_kept_shorter_than_the_outbox_messages_stops_start_up():
     result = manage("check", OUTBOX_RETENTION_DAYS="30", NOTIFICATION_RETENTION_DAYS="30")
 

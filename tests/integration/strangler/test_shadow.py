@@ -430,3 +430,39 @@ def test_mismatches_older_than_the_retention_are_purged(settings):
 
     assert purge_mismatches() == 1
     assert ShadowMismatch.objects.count() == 1
+
+
+def test_a_candidates_answer_is_released_without_finishing_the_request(tmp_path):
+    # Closing the candidate's response would send request_finished mid-request, and Django's
+    # receiver closes the request's database connections (PostgreSQL: "connection is closed").
+    from django.core.signals import request_finished
+    from django.http import FileResponse
+    from django.test import RequestFactory
+
+    from strangler.facade import StrangledView
+    from tests.integration.strangler.toys import WRITE
+
+    pdf = tmp_path / "file.pdf"
+    pdf.write_bytes(b"%PDF-")
+    opened: list[Any] = []
+
+    def streams_a_file(request: HttpRequest, **kwargs: Any) -> FileResponse:
+        opened.append(pdf.open("rb"))
+        return FileResponse(opened[-1], content_type="application/pdf")
+
+    finished: list[Any] = []
+
+    def count(**kwargs: Any) -> None:
+        finished.append(kwargs)
+
+    view = StrangledView(WRITE, legacy=Handler("legacy"), new=streams_a_file)
+    request = RequestFactory().post("/toy/write/", {}, content_type="application/json")
+    request_finished.connect(count)
+    try:
+        with override_modes({"toy_write": "shadow"}):
+            view(request)
+    finally:
+        request_finished.disconnect(count)
+
+    assert finished == []
+    assert opened[0].closed  # the candidate's file was released all the same
