@@ -16,7 +16,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from outbox import broker, owed
-from outbox.models import FailedTask, OutboxMessage
+from outbox.models import OWED, FailedTask, OutboxMessage
 
 logger = structlog.get_logger(__name__)
 
@@ -34,7 +34,9 @@ class BacklogCollector(Collector):
             logger.warning("queue_metrics_unavailable", error=repr(error))
 
     def _outbox(self) -> Iterator[GaugeMetricFamily]:
-        pending = OutboxMessage.objects.filter(published_at__isnull=True)
+        # Owed ones only: a message whose relay died after the broker took it may be done
+        # without ever having been recorded published.
+        pending = OutboxMessage.objects.filter(OWED, published_at__isnull=True)
         oldest = pending.aggregate(oldest=Min("created_at"))["oldest"]
         yield GaugeMetricFamily(
             "monolithos_outbox_backlog",

@@ -127,7 +127,7 @@ def presumed_lost(limit: int) -> list[OutboxMessage]:
     """
     now = timezone.now()
     expired = OutboxMessage.objects.filter(_expired(now))
-    tasks = set(expired.values_list("task", flat=True).distinct())
+    tasks = set(expired.order_by().values_list("task", flat=True).distinct())
     if not tasks:
         return []
     lost = Q(pk__in=[])

@@ -225,9 +225,13 @@ def test_the_owed_work_gauges_count_each_kind_past_its_lease_and_the_oldest(shop
     )
     received_request(shop, seconds_ago=120)
     received_request(shop, seconds_ago=10)
+    # Its relay died after the broker took it, and its task ran: done, never recorded published.
+    OutboxMessage.objects.create(key="done:1", task="x.y", done_at=timezone.now())
     assert order.number
 
     families = {family.name: family for family in BacklogCollector().collect()}
+    [backlog] = families["monolithos_outbox_backlog"].samples
+    assert backlog.value == 4  # the order's four messages: owed, not yet published
 
     def samples(name: str) -> dict[str, float]:
         return {sample.labels["kind"]: sample.value for sample in families[name].samples}
