@@ -318,8 +318,13 @@ def shipment_command(order: Order) -> CreateShipment:
 
 
 @order_placement("new", rejected=(OrderError,))
-def accept(data: object, *, owner_id: int, repo: PlacementRepository, mails: OrderMails) -> Order:
+def accept(
+    data: object, *, owner_id: int | None, repo: PlacementRepository, mails: OrderMails
+) -> Order:
     """The asynchronous path: record the order and hand the slow steps to the workers.
+
+    ``owner_id`` is the caller (the v1 intake); None for a legacy client, which is no user: the
+    order is then owned as the shop path owns it (``record``).
 
     The order, its lines, its invoice, the outbox messages for its shipment and its invoice
     PDF, and its two mails are written in one transaction, so either all of it is handed off
