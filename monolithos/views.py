@@ -12,37 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from monolithos.invoicing import invoice_pdf_exists
 from monolithos.models import Order, Product
 from monolithos.order_manager import OrderError, OrderManager, SupplierError
-
-
-def order_to_dict(order):
-    return {
-        "id": order.pk,
-        "number": order.number,
-        "status": order.status,
-        "customer_email": order.customer.email,
-        "shipping_name": order.shipping_name,
-        "shipping_address": order.shipping_address,
-        "discount_code": order.discount_code,
-        "subtotal": str(order.subtotal),
-        "discount": str(order.discount),
-        "shipping_cost": str(order.shipping_cost),
-        "tax": str(order.tax),
-        "total": str(order.total),
-        "shipping_status": order.shipping_status,
-        "tracking_number": order.tracking_number or None,
-        "supplier_reference": order.supplier_reference or None,
-        "lines": [
-            {
-                "sku": line.sku,
-                "quantity": line.quantity,
-                "unit_price": str(line.unit_price),
-                "line_total": str(line.line_total),
-            }
-            for line in order.lines.all()
-        ],
-        "invoice": "/api/orders/%d/invoice.pdf" % order.pk,
-    }
-
+from monolithos.shop_bodies import order_body  # the one JSON shape of an order, both sides
 
 # ---------------------------------------------------------------------- HTML pages
 
@@ -153,7 +123,7 @@ def api_place_order(request):
         order = OrderManager().place_order(data)
     except OrderError as e:
         return JsonResponse({"error": str(e)}, status=400)
-    return JsonResponse(order_to_dict(order), status=201)
+    return JsonResponse(order_body(order), status=201)
 
 
 @require_GET
@@ -182,7 +152,7 @@ def api_ship_order(request, order_id):
         return JsonResponse(
             {"error": "supplier unreachable: %s" % e.__class__.__name__}, status=502
         )
-    return JsonResponse(order_to_dict(order))
+    return JsonResponse(order_body(order))
 
 
 @require_GET
