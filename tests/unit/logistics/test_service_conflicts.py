@@ -26,10 +26,7 @@ from logistics.domain import (
 from logistics.ports import SupplierFailure
 from logistics.services import MAX_WRITE_ATTEMPTS, LogisticsService
 from tests.unit.logistics.fakes import (
-    FakeNotifier,
     FakeShipmentRepository,
-    FakeSupplier,
-    FixedClock,
 )
 
 
@@ -61,27 +58,6 @@ class ContendedRepository(FakeShipmentRepository):
 @pytest.fixture
 def repository() -> ContendedRepository:
     return ContendedRepository()
-
-
-@pytest.fixture
-def supplier() -> FakeSupplier:
-    return FakeSupplier()
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock()
-
-
-@pytest.fixture
-def service(repository, supplier, clock) -> LogisticsService:
-    return LogisticsService(
-        repository=repository,
-        supplier=supplier,
-        notifier=FakeNotifier(),
-        clock=clock,
-        retry_delay=timedelta(minutes=1),
-    )
 
 
 def pending(service: LogisticsService, order_ref: str = "ORD-000001") -> uuid.UUID:

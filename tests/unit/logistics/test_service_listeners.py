@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
 
 import pytest
 
@@ -16,31 +15,8 @@ from tests.unit.logistics.fakes import (
     FakeListener,
     FakeNotifier,
     FakeShipmentRepository,
-    FakeSupplier,
     FixedClock,
 )
-
-
-@pytest.fixture
-def supplier() -> FakeSupplier:
-    return FakeSupplier()
-
-
-@pytest.fixture
-def listener() -> FakeListener:
-    return FakeListener()
-
-
-@pytest.fixture
-def service(supplier, listener) -> LogisticsService:
-    return LogisticsService(
-        repository=FakeShipmentRepository(),
-        supplier=supplier,
-        notifier=FakeNotifier(),
-        clock=FixedClock(),
-        retry_delay=timedelta(minutes=1),
-        listeners=[listener],
-    )
 
 
 def create(service: LogisticsService) -> uuid.UUID:

@@ -12,39 +12,6 @@ from pydantic import ValidationError
 from logistics.contracts import CreateShipment, ItemIn, LegacyShipment
 from logistics.domain import IllegalTransition, ShipmentNotFound, ShipmentStatus
 from logistics.ports import SupplierFailure
-from logistics.services import LogisticsService
-from tests.unit.logistics.fakes import (
-    FakeNotifier,
-    FakeShipmentRepository,
-    FakeSupplier,
-    FixedClock,
-)
-
-
-@pytest.fixture
-def supplier() -> FakeSupplier:
-    return FakeSupplier()
-
-
-@pytest.fixture
-def notifier() -> FakeNotifier:
-    return FakeNotifier()
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock()
-
-
-@pytest.fixture
-def service(supplier, notifier, clock) -> LogisticsService:
-    return LogisticsService(
-        repository=FakeShipmentRepository(),
-        supplier=supplier,
-        notifier=notifier,
-        clock=clock,
-        retry_delay=timedelta(minutes=1),
-    )
 
 
 def create(order_ref: str = "ORD-000001", **overrides: Any) -> CreateShipment:
