@@ -45,6 +45,11 @@ class Environment:
         value = self._source.get(name, "")
         return value or None
 
+    def retired(self, name: str, why: str) -> None:
+        """A variable that no longer does anything: refused, so that nobody relies on it."""
+        if name in self._source:
+            self.errors.append(f"{name} is no longer read: {why}")
+
     def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
         value = self.string(name, default)
         if value not in choices:

@@ -268,21 +268,20 @@ CELERY_TASK_ROUTES = {
     "monolithos.tasks.render_invoice": {"queue": "invoices"},
     "notifications.tasks.*": {"queue": "notifications"},
 }
-# A failed dispatch is tried again after this many seconds, doubling each time (up to 30 min);
-# the sweep re-enqueues a shipment overdue by DISPATCH_LOST_AFTER_SECONDS (its task was lost).
+# A failed dispatch is tried again after this many seconds, doubling each time (up to 30 min).
 DISPATCH_RETRY_INITIAL_SECONDS = env.number("DISPATCH_RETRY_INITIAL_SECONDS", 10.0, minimum=1.0)
-DISPATCH_LOST_AFTER_SECONDS = env.number("DISPATCH_LOST_AFTER_SECONDS", 120.0, minimum=0.0)
-# The sweep enqueues at most DISPATCH_SWEEP_BATCH shipments a run, so a backlog (a backfill of
-# history) is dispatched at most at DISPATCH_SWEEP_BATCH / DISPATCH_SWEEP_SECONDS (10 a second).
-# It claims each one for DISPATCH_CLAIM_SECONDS first, so that no sweep running at the same time
-# or later enqueues it again while its task may still be queued.
+# Every dispatch task holds a lease on its shipment (docs/adr/0019): its creation's and a sweep's
+# last DISPATCH_CLAIM_SECONDS, a retry's its countdown plus that, a running task's the hard time
+# limit. beat's sweep enqueues a due shipment that no lease holds (its task was lost), at most
+# DISPATCH_SWEEP_BATCH a run, so a backlog (a backfill of history) reaches the supplier at a
+# bounded rate (10 a second on the defaults).
 DISPATCH_SWEEP_BATCH = env.integer("DISPATCH_SWEEP_BATCH", 100, minimum=1)
-DISPATCH_CLAIM_SECONDS = env.number("DISPATCH_CLAIM_SECONDS", 300.0, minimum=1.0)
-if DISPATCH_CLAIM_SECONDS < DISPATCH_LOST_AFTER_SECONDS:
-    env.errors.append(
-        "DISPATCH_CLAIM_SECONDS must be at least DISPATCH_LOST_AFTER_SECONDS, or a sweep "
-        "enqueues a shipment again while the task it enqueued before is still queued"
-    )
+DISPATCH_CLAIM_SECONDS = env.number("DISPATCH_CLAIM_SECONDS", 60.0, minimum=1.0)
+env.retired(
+    "DISPATCH_LOST_AFTER_SECONDS",
+    "a dispatch task's lease decides when the sweep hands its shipment over again; "
+    "set DISPATCH_CLAIM_SECONDS instead (docs/adr/0019)",
+)
 # Work the database says is owed (an order request not placed, an order without its shipment, an
 # invoice not rendered, a mail not sent) that no outbox message asks for, this long after it was
 # recorded, lost its hand-over: beat's sweeps (every OWED_WORK_SWEEP_SECONDS) hand it to the

@@ -16,12 +16,14 @@ class LogisticsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from logistics.adapters.metrics import ShipmentAttentionCollector
+        from logistics.adapters.metrics import ShipmentAttentionCollector, owed_dispatches
         from logistics.wiring import supplier_breaker
         from observability.health import register_readiness_check
         from observability.metrics import register_scrape_collector
+        from outbox import owed
 
         register_scrape_collector(ShipmentAttentionCollector())
+        owed.register("dispatch_shipment", owed_dispatches)
         # Reported, not failed on: with the breaker open, orders are still taken and their
         # shipments deferred, so the web process stays ready.
         register_readiness_check("supplier_breaker", lambda: breaker_detail(supplier_breaker()))

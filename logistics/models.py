@@ -40,10 +40,13 @@ class ShipmentRecord(models.Model):
     cancelled_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
-    # The dispatch sweep's lease: enqueued by a sweep, the shipment is enqueued by no other
-    # before this time. Not the shipment's state: the domain never sees it, a save never writes
-    # it, and it only ever expires.
+    # The lease of its dispatch task (docs/adr/0019): while a task for it is queued, waiting for
+    # its retry or running, no sweep hands it over again before this time. Not the shipment's
+    # state: the domain never sees it and a save never writes it.
     claimed_until = models.DateTimeField(null=True, blank=True)
+    # When a dispatch task for it was last handed to the broker (its creation's, if none since):
+    # a sweep leaves it alone while the broker's queue may still hold that task.
+    handed_over_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "logistics_shipment"

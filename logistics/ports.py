@@ -33,11 +33,28 @@ class ShipmentRepository(Protocol):
         ...
 
     def claim_due_for_dispatch(
-        self, due_by: datetime, limit: int, *, now: datetime, until: datetime
+        self,
+        now: datetime,
+        limit: int,
+        *,
+        until: datetime,
+        never_tried_before: datetime,
+        queued_since: datetime | None = None,
     ) -> list[uuid.UUID]:
-        """Claim, until ``until``, up to ``limit`` shipments due by ``due_by`` (as
-        ``due_for_dispatch``) that no claim holds at ``now``; return their ids. However many
+        """Lease, until ``until``, up to ``limit`` pending shipments whose dispatch nothing
+        holds: due at ``now`` (or never attempted and created before ``never_tried_before``),
+        no lease running at ``now``, and, when ``queued_since`` is given, last handed over
+        before it (the oldest task waiting in the queue was sent then: a later hand-over may
+        still be waiting). Record the hand-over at ``now``; return their ids. However many
         callers claim at once, each shipment is claimed by one of them."""
+        ...
+
+    def lease_dispatch(
+        self, shipment_id: uuid.UUID, until: datetime | None, *, handed_over_at: datetime | None
+    ) -> None:
+        """Hold the shipment's dispatch until ``until`` (None: release it to the sweeps), and
+        record a hand-over of its task at ``handed_over_at`` when given. Not a change of the
+        shipment: its version stays."""
         ...
 
     def add_if_absent(self, shipment: Shipment) -> tuple[Shipment, bool]:

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Collection, Sequence
 from contextlib import suppress
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from logistics.contracts import (
@@ -186,15 +186,34 @@ class LogisticsService:
         return SweepReport(due=len(due), dispatched=dispatched, deferred=len(due) - dispatched)
 
     def claim_due_shipments(
-        self, limit: int, *, overdue_by: timedelta, lease: timedelta
+        self, limit: int, *, lease: timedelta, queued_since: datetime | None = None
     ) -> list[uuid.UUID]:
-        """Claim, for ``lease``, up to ``limit`` pending shipments due for at least
-        ``overdue_by`` that no other claim holds: for a sweep to hand to workers. However many
-        sweeps run at once, a shipment goes to one of them, and to none again within the lease.
+        """Lease, for ``lease``, up to ``limit`` pending shipments whose dispatch task was lost:
+        due, and held by no lease (a task queued, waiting for its retry or running holds one;
+        a shipment's creation holds one for ``lease``). With ``queued_since`` (the oldest task
+        still waiting in the queue was sent then), one handed over since is left alone: its task
+        may be waiting behind that one. However many sweeps run at once, a shipment goes to
+        one of them, and to none again within the lease.
         """
         now = self.clock.now()
         return self.repository.claim_due_for_dispatch(
-            now - overdue_by, limit, now=now, until=now + lease
+            now,
+            limit,
+            until=now + lease,
+            never_tried_before=now - lease,
+            queued_since=queued_since,
+        )
+
+    def lease_dispatch(
+        self, shipment_id: uuid.UUID, lease: timedelta | None, *, handed_over: bool = False
+    ) -> None:
+        """Hold the shipment's dispatch for ``lease`` from now (None: release it to the
+        sweeps); ``handed_over``: a task for it is being handed to the broker now."""
+        now = self.clock.now()
+        self.repository.lease_dispatch(
+            shipment_id,
+            None if lease is None else now + lease,
+            handed_over_at=now if handed_over else None,
         )
 
     def dispatch_order(self, order_ref: str) -> DispatchOutcome:

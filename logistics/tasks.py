@@ -7,8 +7,9 @@ order reference, so a message delivered twice creates one shipment; it enqueues 
 and the supplier deduplicates on the shipment's idempotency key, so a redelivered message never
 ships twice. A failed dispatch leaves the shipment pending with its next attempt (the service's
 backoff); the task retries then, with jitter, never further ahead than the broker's visibility
-timeout allows. When its retries run out, ``sweep_due_shipments`` (celery beat) enqueues the
-shipment again once it is overdue, as it does for any shipment whose task was lost.
+timeout allows. Every dispatch task holds a lease on its shipment; when its retries run out, or
+the task is lost with the broker or a killed worker, ``sweep_due_shipments`` (celery beat)
+enqueues the shipment again once it is due and no lease holds it (docs/adr/0019).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from logistics.domain import (
     ShipmentStatus,
 )
 from logistics.wiring import build_logistics_service
+from outbox import broker
 
 logger = structlog.get_logger(__name__)
 
@@ -41,21 +43,34 @@ def create_shipment(shipment: dict[str, Any]) -> str:
         CreateShipment.model_validate(shipment)
     )
     if view.status == ShipmentStatus.PENDING:
-        # If this publish is lost, the shipment is never-tried and the sweep picks it up.
+        # Its creation holds it for one lease: if this publish is lost, the shipment is never
+        # tried, and the sweep hands it over once that lease has passed.
         dispatch_shipment.delay(str(view.id))
     return str(view.id)
 
 
-@shared_task(bind=True, name="logistics.tasks.dispatch_shipment", max_retries=6)
+DISPATCH_TASK = "logistics.tasks.dispatch_shipment"
+
+
+def _claim_lease() -> timedelta:
+    return timedelta(seconds=settings.DISPATCH_CLAIM_SECONDS)
+
+
+@shared_task(bind=True, name=DISPATCH_TASK, max_retries=6)
 def dispatch_shipment(self: Task[[str], bool], shipment_id: str) -> bool:
+    service = build_logistics_service(background=True)
+    shipment = uuid.UUID(shipment_id)
+    # Running: no sweep hands it over again before the hard time limit has killed this run.
+    service.lease_dispatch(shipment, timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT))
     try:
-        outcome = build_logistics_service(background=True).dispatch(uuid.UUID(shipment_id))
+        outcome = service.dispatch(shipment)
     except (IllegalTransition, ShipmentNotFound):
         return False  # dispatched, cancelled or gone meanwhile: nothing left to do
     except ShipmentChanged:
         # Still being changed by others after every re-read: still pending, the sweep
         # comes back to it; the supplier dedupes a second request on the idempotency key.
         logger.warning("dispatch_lost_every_write", shipment_id=shipment_id)
+        service.lease_dispatch(shipment, None)
         return False
     next_attempt_at = outcome.shipment.next_attempt_at
     if outcome.dispatched or next_attempt_at is None:
@@ -69,26 +84,35 @@ def dispatch_shipment(self: Task[[str], bool], shipment_id: str) -> bool:
         countdown > settings.CELERY_MAX_COUNTDOWN_SECONDS
     ):
         logger.warning("dispatch_left_to_the_sweep", shipment_id=shipment_id)
+        service.lease_dispatch(shipment, None)
         return False
+    # The retry is held for its countdown and one lease: lost with its worker or the broker, a
+    # sweep hands it over again that long after it was due.
+    service.lease_dispatch(
+        shipment, timedelta(seconds=countdown) + _claim_lease(), handed_over=True
+    )
     raise self.retry(countdown=countdown)
 
 
 @shared_task(name="logistics.tasks.sweep_due_shipments")
 def sweep_due_shipments(limit: int | None = None) -> int:
-    """Enqueue the shipments whose task was lost: due for longer than DISPATCH_LOST_AFTER_SECONDS.
+    """Enqueue the shipments whose dispatch task was lost (docs/adr/0019).
 
-    A shipment whose task is queued or waiting for its retry is due at most a few seconds
-    before that task runs; one overdue for minutes has no task left (a lost message, retries
-    spent, a deferral made outside any task). Each is claimed before it is enqueued, for
-    DISPATCH_CLAIM_SECONDS: however many sweeps run at once, one enqueues it, and none again
-    while its task may still wait in the queue. At most ``limit`` (DISPATCH_SWEEP_BATCH) per
-    run, so a backlog (a backfill of history) reaches the workers and the supplier at a bounded
-    rate instead of all at once.
+    Every dispatch task holds a lease on its shipment: its creation's (DISPATCH_CLAIM_SECONDS),
+    a sweep's (the same), a retry's (its countdown plus that), a running task's (the hard time
+    limit). A pending shipment due with no lease left has no task: lost with the broker's data
+    or a killed worker, its retries spent, or a deferral made outside any task. One handed over
+    after the oldest task still waiting in the ``logistics`` queue was sent may be waiting behind
+    it (a herd) and is left alone. Each is claimed before it is enqueued: however many sweeps
+    run at once, one enqueues it. At most ``limit`` (DISPATCH_SWEEP_BATCH) per run, so a
+    backlog (a backfill of history) reaches the workers and the supplier at a bounded rate.
     """
+    try:
+        queued_since = broker.left_behind(broker.queue_head(broker.queue_of(DISPATCH_TASK)))
+    except broker.BrokerUnavailable:
+        return 0  # nothing can be handed over now; the leases keep until it answers again
     shipment_ids = build_logistics_service().claim_due_shipments(
-        limit or settings.DISPATCH_SWEEP_BATCH,
-        overdue_by=timedelta(seconds=settings.DISPATCH_LOST_AFTER_SECONDS),
-        lease=timedelta(seconds=settings.DISPATCH_CLAIM_SECONDS),
+        limit or settings.DISPATCH_SWEEP_BATCH, lease=_claim_lease(), queued_since=queued_since
     )
     # Published after the claim committed: a publish that fails leaves a claim that expires,
     # and a later sweep enqueues the shipment then.

@@ -77,6 +77,10 @@ class Order(models.Model):
         permissions = [
             ("place_order_for_any_customer", "Can place orders for any customer through the API")
         ]
+        indexes = [
+            # The sweep for orders without their shipment scans the last day's orders.
+            models.Index(fields=["created_at"], name="order_created_idx"),
+        ]
 
     def __str__(self):
         return self.number or f"order #{self.pk}"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
+from django.db.models.functions import Coalesce
 
 from logistics.domain import (
     Shipment,
@@ -19,13 +20,13 @@ from logistics.domain import (
 from logistics.models import ShipmentRecord
 
 ALIAS = "logistics"
-NEVER_TRIED_GRACE = timedelta(minutes=1)
 # What a save writes: the domain's state. Not the identity, nor the version (the save bumps
-# it), nor the sweep's claim (not the shipment's state: it expires on its own).
+# it), nor the lease of its dispatch task (not the shipment's state: tasks and sweeps keep it).
 _SAVED_FIELDS = tuple(
     field.attname
     for field in ShipmentRecord._meta.concrete_fields
-    if field.name not in {"id", "order_ref", "created_at", "version", "claimed_until"}
+    if field.name
+    not in {"id", "order_ref", "created_at", "version", "claimed_until", "handed_over_at"}
 )
 
 
@@ -100,11 +101,12 @@ class DjangoShipmentRepository:
         records = self._records().filter(order_ref__in=list(order_refs))
         return {record.order_ref: to_domain(record) for record in records}
 
-    def _due(self, now: datetime) -> QuerySet[ShipmentRecord]:
-        # Never attempted and older than a grace period: the process that created it died
-        # before dispatching. Rejected ones (no next attempt, an error) wait for a human.
+    def _due(self, now: datetime, never_tried_before: datetime) -> QuerySet[ShipmentRecord]:
+        # Never attempted and created before ``never_tried_before``: the process that created
+        # it died before dispatching, or its task was lost. Rejected ones (no next attempt, an
+        # error) wait for a human.
         never_tried = Q(
-            next_attempt_at__isnull=True, attempt_count=0, created_at__lte=now - NEVER_TRIED_GRACE
+            next_attempt_at__isnull=True, attempt_count=0, created_at__lt=never_tried_before
         )
         return (
             self._records()
@@ -113,12 +115,25 @@ class DjangoShipmentRepository:
         )
 
     def due_for_dispatch(self, now: datetime, limit: int) -> list[Shipment]:
-        return [to_domain(record) for record in self._due(now)[:limit]]
+        return [to_domain(record) for record in self._due(now, now)[:limit]]
 
     def claim_due_for_dispatch(
-        self, due_by: datetime, limit: int, *, now: datetime, until: datetime
+        self,
+        now: datetime,
+        limit: int,
+        *,
+        until: datetime,
+        never_tried_before: datetime,
+        queued_since: datetime | None = None,
     ) -> list[uuid.UUID]:
-        unclaimed = Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)
+        free = Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)
+        candidates_query = self._due(now, never_tried_before).filter(free)
+        if queued_since is not None:
+            # Handed over since the oldest task still waiting in the queue was sent: its task
+            # may be waiting behind that one (FIFO), so it is not lost.
+            candidates_query = candidates_query.annotate(
+                last_handed_over=Coalesce("handed_over_at", "created_at")
+            ).filter(last_handed_over__lt=queued_since)
         claimed: list[uuid.UUID] = []
         with transaction.atomic(using=self.alias):
             # PostgreSQL: rows another claimer holds are skipped, so sweeps running at once take
@@ -126,16 +141,27 @@ class DjangoShipmentRepository:
             # (select_for_update is a no-op there): its transaction takes the database's write
             # lock when it begins (IMMEDIATE), so claimers run one after the other.
             candidates = list(
-                self._due(due_by)
-                .filter(unclaimed)
-                .select_for_update(skip_locked=True)
-                .values_list("pk", flat=True)[:limit]
+                candidates_query.select_for_update(skip_locked=True).values_list("pk", flat=True)[
+                    :limit
+                ]
             )
             for pk in candidates:
                 # Conditional on every backend: of two claimers, one UPDATE matches the row.
-                if self._records().filter(unclaimed, pk=pk).update(claimed_until=until):
+                if (
+                    self._records()
+                    .filter(free, pk=pk)
+                    .update(claimed_until=until, handed_over_at=now)
+                ):
                     claimed.append(pk)
         return claimed
+
+    def lease_dispatch(
+        self, shipment_id: uuid.UUID, until: datetime | None, *, handed_over_at: datetime | None
+    ) -> None:
+        fields: dict[str, datetime | None] = {"claimed_until": until}
+        if handed_over_at is not None:
+            fields["handed_over_at"] = handed_over_at
+        self._records().filter(pk=shipment_id).update(**fields)
 
     def add_if_absent(self, shipment: Shipment) -> tuple[Shipment, bool]:
         try:

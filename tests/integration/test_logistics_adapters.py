@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -122,6 +123,12 @@ def test_missing_shipments_raise_not_found():
         repository.get_by_order_ref("ORD-404")
 
 
+def claim(repository: DjangoShipmentRepository, now: datetime, limit: int, **kwargs: Any) -> Any:
+    kwargs.setdefault("until", now + timedelta(minutes=1))
+    kwargs.setdefault("never_tried_before", now - timedelta(minutes=1))
+    return repository.claim_due_for_dispatch(now, limit, **kwargs)
+
+
 def test_a_claim_takes_due_unclaimed_shipments_up_to_its_limit_until_its_lease_ends():
     repository = DjangoShipmentRepository()
     due = [shipment(f"ORD-{n:06d}") for n in range(1, 4)]  # never tried, created at NOW
@@ -132,35 +139,62 @@ def test_a_claim_takes_due_unclaimed_shipments_up_to_its_limit_until_its_lease_e
     cancelled.cancel(NOW)
     repository.add_many_if_absent([not_yet, cancelled])
     later = NOW + timedelta(minutes=5)
-    lease_end = later + timedelta(minutes=5)
+    lease_end = later + timedelta(minutes=1)
 
-    first = repository.claim_due_for_dispatch(later, 2, now=later, until=lease_end)
-    second = repository.claim_due_for_dispatch(later, 2, now=later, until=lease_end)
-    held = repository.claim_due_for_dispatch(
-        later, 10, now=lease_end - timedelta(seconds=1), until=lease_end
-    )
-    expired = repository.claim_due_for_dispatch(later, 10, now=lease_end, until=lease_end)
+    too_young = claim(repository, NOW + timedelta(seconds=59), 10)
+    first = claim(repository, later, 2, until=lease_end)
+    second = claim(repository, later, 2, until=lease_end)
+    held = claim(repository, lease_end - timedelta(seconds=1), 10)
+    expired = claim(repository, lease_end, 10)
 
+    assert too_young == []  # its creation's lease: the creator enqueues its dispatch
     assert len(first) == 2 and len(second) == 1
     assert set(first) | set(second) == {s.id for s in due}
     assert held == []
     assert sorted(expired) == sorted(s.id for s in due)
+    assert ShipmentRecord.objects.get(pk=due[0].id).handed_over_at == lease_end
 
 
-def test_a_save_leaves_the_sweeps_claim_alone():
+def test_a_claim_leaves_alone_a_shipment_handed_over_since_the_queues_head_was_sent():
+    repository = DjangoShipmentRepository()
+    early, late = shipment("ORD-000001"), shipment("ORD-000002")
+    repository.add_many_if_absent([early, late])
+    later = NOW + timedelta(minutes=5)
+    repository.lease_dispatch(late.id, None, handed_over_at=NOW + timedelta(minutes=3))
+
+    claimed = claim(repository, later, 10, queued_since=NOW + timedelta(minutes=2))
+
+    # ``early`` was last handed over at its creation, before the head: its task left the queue.
+    assert claimed == [early.id]
+
+
+def test_a_save_leaves_the_dispatch_lease_alone():
     repository = DjangoShipmentRepository()
     stored, _ = repository.add_if_absent(shipment())
     later = NOW + timedelta(minutes=5)
-    [claimed] = repository.claim_due_for_dispatch(
-        later, 1, now=later, until=later + timedelta(minutes=5)
-    )
+    [claimed] = claim(repository, later, 1, until=later + timedelta(minutes=1))
     loaded = repository.get(claimed)
     loaded.record_deferral("breaker open", later, later)
 
     repository.save(loaded)
 
-    assert repository.claim_due_for_dispatch(later, 1, now=later, until=later) == []
-    assert ShipmentRecord.objects.get(pk=stored.id).claimed_until == later + timedelta(minutes=5)
+    assert claim(repository, later, 1) == []
+    record = ShipmentRecord.objects.get(pk=stored.id)
+    assert (record.claimed_until, record.handed_over_at) == (later + timedelta(minutes=1), later)
+
+
+def test_a_lease_holds_and_releases_a_shipment_without_changing_its_version():
+    repository = DjangoShipmentRepository()
+    stored, _ = repository.add_if_absent(shipment())
+    later = NOW + timedelta(minutes=5)
+
+    repository.lease_dispatch(stored.id, later + timedelta(seconds=90), handed_over_at=None)
+    held = claim(repository, later, 1)
+    repository.lease_dispatch(stored.id, None, handed_over_at=None)
+    released = claim(repository, later, 1)
+
+    assert (held, released) == ([], [stored.id])
+    assert ShipmentRecord.objects.get(pk=stored.id).version == stored.version
 
 
 # ---------------------------------------------------------------------- supplier gateway

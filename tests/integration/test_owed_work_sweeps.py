@@ -17,7 +17,7 @@ from django.utils import timezone
 
 import logistics.tasks
 from logistics.models import ShipmentRecord
-from logistics.public import build_logistics_service
+from logistics.public import CreateShipment, ItemIn, build_logistics_service
 from monolithos import intake, placement
 from monolithos.mailer import NotificationService
 from monolithos.models import Order, OrderRequest
@@ -215,6 +215,25 @@ def test_an_inline_mail_whose_process_died_before_sending_is_found(sent, setting
     assert sweep_queued_notifications.apply().result == 0
 
 
+def lost_and_held_dispatches() -> None:
+    """Two shipments due three minutes ago: one whose task was lost (no lease left), one whose
+    retry still holds its lease."""
+    logistics = build_logistics_service()
+    now = timezone.now()
+    for number, claimed_until in (("ORD-900001", None), ("ORD-900002", now + timedelta(minutes=1))):
+        shipment = logistics.create_shipment(
+            CreateShipment(
+                order_ref=number, destination="1 Dock Road", items=[ItemIn(sku="BOX-S", quantity=1)]
+            )
+        )
+        ShipmentRecord.objects.using("logistics").filter(pk=shipment.id).update(
+            attempt_count=1,
+            next_attempt_at=now - timedelta(minutes=3),
+            claimed_until=claimed_until,
+        )
+
+
+@pytest.mark.django_db(databases=["default", "logistics"])
 def test_the_owed_work_gauges_count_each_kind_past_its_lease_and_the_oldest(shop, settings):
     from outbox.metrics import BacklogCollector
 
@@ -227,6 +246,7 @@ def test_the_owed_work_gauges_count_each_kind_past_its_lease_and_the_oldest(shop
     received_request(shop, seconds_ago=10)
     # Its relay died after the broker took it, and its task ran: done, never recorded published.
     OutboxMessage.objects.create(key="done:1", task="x.y", done_at=timezone.now())
+    lost_and_held_dispatches()
     assert order.number
 
     families = {family.name: family for family in BacklogCollector().collect()}
@@ -241,8 +261,10 @@ def test_the_owed_work_gauges_count_each_kind_past_its_lease_and_the_oldest(shop
         "render_invoice": 0,
         "send_notification": 0,
         "order_request": 1,
+        "dispatch_shipment": 1,
     }
     ages = samples("monolithos_owed_work_oldest_age_seconds")
+    assert 179 <= ages["dispatch_shipment"] <= 210
     assert 299 <= ages["create_shipment"] <= 330
     assert 119 <= ages["order_request"] <= 150
     assert ages["render_invoice"] < 30

@@ -139,11 +139,12 @@ def test_a_mail_record_kept_shorter_than_the_outbox_messages_stops_start_up():
     assert "NOTIFICATION_RETENTION_DAYS must be more than OUTBOX_RETENTION_DAYS" in result.stderr
 
 
-def test_a_sweep_claim_shorter_than_a_lost_task_stops_start_up():
-    result = manage("check", DISPATCH_LOST_AFTER_SECONDS="600", DISPATCH_CLAIM_SECONDS="300")
+def test_a_retired_dispatch_setting_stops_start_up_naming_its_replacement():
+    result = manage("check", DISPATCH_LOST_AFTER_SECONDS="120")
 
     assert result.returncode == 1
-    assert "DISPATCH_CLAIM_SECONDS must be at least DISPATCH_LOST_AFTER_SECONDS" in result.stderr
+    assert "DISPATCH_LOST_AFTER_SECONDS is no longer read" in result.stderr
+    assert "set DISPATCH_CLAIM_SECONDS instead" in result.stderr
 
 
 def test_a_cache_in_the_brokers_redis_database_stops_start_up():

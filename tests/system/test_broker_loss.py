@@ -28,9 +28,9 @@ from tests.system.outages import (
     wait_until_done,
 )
 
-# Lease 8 s + sweep 2 s for requests, lease 5 s + sweep 2 s for messages, the 20 s time limit
-# for a killed worker's running task, the logistics sweep's minute for a dispatch lost after
-# its shipment was created; then the drain of a few dozen orders on a shared 2-core machine.
+# Lease 8 s + sweep 2 s for requests, lease 5 s + sweep 2 s for messages and dispatches, the
+# 20 s time limit for a killed worker's running task; then the drain of a few dozen orders on a
+# shared 2-core machine.
 BOUND_SECONDS = 150
 
 

@@ -32,6 +32,7 @@ class FakeShipmentRepository:
     def __init__(self) -> None:
         self._by_id: dict[uuid.UUID, Shipment] = {}
         self.claimed_until: dict[uuid.UUID, datetime] = {}
+        self.handed_over_at: dict[uuid.UUID, datetime] = {}
 
     def get(self, shipment_id: uuid.UUID) -> Shipment:
         try:
@@ -62,15 +63,43 @@ class FakeShipmentRepository:
         return [copy.deepcopy(s) for s in due[:limit]]
 
     def claim_due_for_dispatch(
-        self, due_by: datetime, limit: int, *, now: datetime, until: datetime
+        self,
+        now: datetime,
+        limit: int,
+        *,
+        until: datetime,
+        never_tried_before: datetime,
+        queued_since: datetime | None = None,
     ) -> list[uuid.UUID]:
+        def due(s: Shipment) -> bool:
+            if s.status is not ShipmentStatus.PENDING:
+                return False
+            if s.next_attempt_at is None:
+                return s.attempt_count == 0 and s.created_at < never_tried_before
+            return s.next_attempt_at <= now
+
+        def lost(s: Shipment) -> bool:
+            handed_over = self.handed_over_at.get(s.id, s.created_at)
+            return queued_since is None or handed_over < queued_since
+
         free = [
             s.id
-            for s in self.due_for_dispatch(due_by, len(self._by_id))
-            if self.claimed_until.get(s.id, now) <= now
+            for s in self._by_id.values()
+            if due(s) and self.claimed_until.get(s.id, now) <= now and lost(s)
         ][:limit]
         self.claimed_until.update(dict.fromkeys(free, until))
+        self.handed_over_at.update(dict.fromkeys(free, now))
         return free
+
+    def lease_dispatch(
+        self, shipment_id: uuid.UUID, until: datetime | None, *, handed_over_at: datetime | None
+    ) -> None:
+        if until is None:
+            self.claimed_until.pop(shipment_id, None)
+        else:
+            self.claimed_until[shipment_id] = until
+        if handed_over_at is not None:
+            self.handed_over_at[shipment_id] = handed_over_at
 
     def add_if_absent(self, shipment: Shipment) -> tuple[Shipment, bool]:
         try:

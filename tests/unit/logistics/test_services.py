@@ -234,26 +234,39 @@ def test_a_claimed_shipment_is_handed_to_no_other_sweep_until_the_lease_ends(
     supplier.failure = SupplierFailure("unavailable", "HTTP 503", 503)
     for n in range(1, 4):
         service.dispatch(service.create_shipment(create(f"ORD-{n:06d}")).id)
-    clock.advance(timedelta(minutes=3))  # due since two minutes
-    lease = timedelta(minutes=5)
+    clock.advance(timedelta(minutes=3))  # due since two minutes, no task holds them
+    lease = timedelta(minutes=1)
 
-    first = service.claim_due_shipments(2, overdue_by=timedelta(minutes=2), lease=lease)
-    second = service.claim_due_shipments(2, overdue_by=timedelta(minutes=2), lease=lease)
+    first = service.claim_due_shipments(2, lease=lease)
+    second = service.claim_due_shipments(2, lease=lease)
     clock.advance(lease - timedelta(seconds=1))
-    during = service.claim_due_shipments(10, overdue_by=timedelta(minutes=2), lease=lease)
+    during = service.claim_due_shipments(10, lease=lease)
     clock.advance(timedelta(seconds=1))
-    after = service.claim_due_shipments(10, overdue_by=timedelta(minutes=2), lease=lease)
+    after = service.claim_due_shipments(10, lease=lease)
 
     assert (len(first), len(second), during, len(after)) == (2, 1, [], 3)
     assert set(first) | set(second) == set(after)
 
 
-def test_a_shipment_not_overdue_long_enough_is_not_claimed(service, supplier, clock):
+def test_a_shipment_whose_task_holds_a_lease_is_not_claimed(service, supplier, clock):
     supplier.failure = SupplierFailure("unavailable", "HTTP 503", 503)
-    service.dispatch(service.create_shipment(create()).id)  # due in a minute
-    clock.advance(timedelta(minutes=2))
+    shipment = service.create_shipment(create())
+    service.dispatch(shipment.id)  # due in a minute; its retry holds it until a minute after
+    service.lease_dispatch(shipment.id, timedelta(minutes=2), handed_over=True)
+    clock.advance(timedelta(minutes=2) - timedelta(seconds=1))
+    held = service.claim_due_shipments(10, lease=timedelta(minutes=1))
+    clock.advance(timedelta(seconds=1))
 
-    assert (
-        service.claim_due_shipments(10, overdue_by=timedelta(minutes=2), lease=timedelta(minutes=5))
-        == []
-    )
+    assert held == []
+    assert service.claim_due_shipments(10, lease=timedelta(minutes=1)) == [shipment.id]
+
+
+def test_a_new_shipment_is_held_for_one_lease_by_its_creation(service, clock):
+    shipment = service.create_shipment(create())
+    lease = timedelta(minutes=1)
+    clock.advance(lease - timedelta(seconds=1))
+    held = service.claim_due_shipments(10, lease=lease)
+    clock.advance(timedelta(seconds=2))
+
+    assert held == []
+    assert service.claim_due_shipments(10, lease=lease) == [shipment.id]
