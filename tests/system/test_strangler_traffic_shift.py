@@ -49,7 +49,7 @@ PHASES: list[tuple[tuple[str, ...], set[str]]] = [
     (("set", "new"), {"new"}),
     (("kill",), {"legacy"}),
 ]
-ORDERS_PER_PHASE = 60
+ORDERS_PER_PHASE = 40
 CUSTOMERS = [f"shopper{n}@example.com" for n in range(20)]
 ROUTES = ("api_place_order", "api_track_order")
 
@@ -198,7 +198,7 @@ def test_a_route_moves_legacy_shadow_canary_new_and_back_with_nothing_lost_or_do
 
         first = number * ORDERS_PER_PHASE
         with ThreadPoolExecutor(4) as pool:
-            answers = list(pool.map(lambda i: place(running, i), range(first, first + 60)))
+            answers = list(pool.map(lambda i: place(running, i), range(first, first + ORDERS_PER_PHASE)))
         sides: dict[str, set[str]] = defaultdict(set)
         for email, status, body in answers:
             statuses.append(status)
