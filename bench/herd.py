@@ -39,8 +39,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import email
-import email.policy
 import json
 import math
 import os
@@ -65,6 +63,8 @@ from typing import Any, TextIO
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from tests.system.mails import read_messages  # noqa: E402
 
 ORDERS_PATH = "/api/v1/orders/"
 FLOOR_PATH = "/floor/accept/"
@@ -848,16 +848,11 @@ def get_json(url: str) -> Any:
 
 def read_mails(mail_dir: Path) -> list[tuple[str, str]]:
     """(recipient, subject) of every message the filebased backend wrote."""
-    separator = b"\n" + b"-" * 79 + b"\n"
-    messages: list[tuple[str, str]] = []
-    for path in sorted(mail_dir.glob("*")):
-        for raw in path.read_bytes().split(separator):
-            if not raw.strip():
-                continue
-            message = email.message_from_bytes(raw.strip(b"\n"), policy=email.policy.default)
-            for recipient in str(message.get("To", "")).split(","):
-                messages.append((recipient.strip().lower(), str(message.get("Subject", ""))))
-    return messages
+    return [
+        (recipient.strip().lower(), str(message.get("Subject", "")))
+        for message in read_messages(mail_dir)
+        for recipient in str(message.get("To", "")).split(",")
+    ]
 
 
 def check_integrity(run: Run, result: SystemResult, supplier_url: str) -> None:

@@ -29,6 +29,7 @@ from pathlib import Path
 from tests.conftest import ROOT
 from tests.redis_server import RedisServer
 from tests.system.conftest import RunningSystem, purge_queues, query, start_system, stop
+from tests.system.mails import message_text, read_messages
 
 QUEUES = {
     # The Procfile's layout: one prefork worker for intake, invoices and mails, one threaded
@@ -228,7 +229,7 @@ class Outcome:
     dispatches: dict[str, int]  # order -> entries in the supplier's ledger
     rendered: dict[str, int | None]  # order -> rendered version of its invoice
     pdf_files: dict[str, int]  # order -> PDF files of its invoice
-    mails: dict[str, int]  # order -> mail files that name its customer (to, or in the text)
+    mails: dict[str, int]  # order -> mails that name its customer (to, or in the text)
     unsent: int  # its notifications not sent
     failed_tasks: int
 
@@ -309,7 +310,7 @@ result = {{
         path.name.split(".")[0].split("_")[0].replace("INV-", "ORD-")
         for path in (invoices.iterdir() if invoices.is_dir() else [])
     )
-    mail_texts = [path.read_text() for path in (broken.system.var_dir / "mail").iterdir()]
+    mail_texts = [message_text(m) for m in read_messages(broken.system.var_dir / "mail")]
     return Outcome(
         requests={int(pk): status for pk, status in state["requests"].items()},
         numbers=numbers,

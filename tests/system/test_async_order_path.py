@@ -31,6 +31,7 @@ from tests.system.conftest import (
     stop,
     wait_for,
 )
+from tests.system.mails import message_text, read_messages
 
 TRACE_ID = "5b8aa5a2d2c872e8321cf37308d69df2"
 QUEUES = "intake,logistics,invoices,notifications"
@@ -137,8 +138,8 @@ def succeeded(log: Path, task: str) -> int:
     )
 
 
-def mail_files(system: RunningSystem) -> list[str]:
-    return [path.read_text() for path in sorted((system.var_dir / "mail").iterdir())]
+def mails(system: RunningSystem) -> list[str]:
+    return [message_text(message) for message in read_messages(system.var_dir / "mail")]
 
 
 def test_an_order_goes_through_shipment_dispatch_invoice_and_mail_under_one_trace_id(
@@ -167,10 +168,10 @@ def test_an_order_goes_through_shipment_dispatch_invoice_and_mail_under_one_trac
     assert {line["trace_id"] for line in task_lines} == {TRACE_ID}
     [dispatch] = [call for call in system.supplier.received() if call["path"] == "/v1/dispatches"]
     assert dispatch["headers"].get("x-request-id") == TRACE_ID
-    mails = mail_files(system)
-    assert len(mails) == 2
-    assert all(f"X-Request-ID: {TRACE_ID}" in mail for mail in mails)
-    assert any(f"Your order {order['number']}" in mail for mail in mails)
+    sent = mails(system)
+    assert len(sent) == 2
+    assert all(f"X-Request-ID: {TRACE_ID}" in mail for mail in sent)
+    assert any(f"Your order {order['number']}" in mail for mail in sent)
     # The invoice link now serves the PDF the worker rendered, to the caller who placed it.
     import urllib.request
 
@@ -267,7 +268,7 @@ result = order.number
             line.get("event") == "outbox_stranded_messages_relayed"
             for line in json_lines(worker_log)
         )
-        assert len(mail_files(system)) == 2
+        assert len(mails(system)) == 2
 
         # The same messages delivered again (a relay that died after publishing, before it
         # recorded so): every receiver recognises work already done.
@@ -289,6 +290,6 @@ result = order.number
     final = state(system, number)
     assert final["shipments"] == ["dispatched"]
     assert final["rendered_version"] == 1
-    assert len(mail_files(system)) == 2
+    assert len(mails(system)) == 2
     assert len(system.supplier.ledger()) == 1
     assert final["failed_tasks"] == []
