@@ -379,6 +379,7 @@ HANDOVER_EVENTS = {
     "orders_without_shipment_handed_over_again": "count",
     "pending_invoices_handed_over_again": "count",
     "queued_notifications_handed_over_again": "count",
+    "due_shipments_enqueued": "count",
 }
 
 
