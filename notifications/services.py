@@ -22,13 +22,15 @@ would spoil the caller's whole transaction: everything is checked before the INS
 
 Delivery is at least once: ``deliver`` locks the row while it sends, so two workers never send
 the same notification twice, but a mail sent by a process that dies before its commit is sent
-again.
+again, with the same Message-ID (``message_id``), so that it is the same message to whoever
+reads it.
 
 Imports ``outbox`` and ``observability``; never ``monolithos``, ``logistics`` or ``config``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Mapping
 from datetime import timedelta
@@ -222,7 +224,9 @@ def _send_message(idempotency_key: str, *, key: str) -> Message:
 
 def _email(notification: Notification) -> EmailMultiAlternatives:
     mail = render_mail(notification.kind, notification.context)
-    headers = {trace.REQUEST_ID_HEADER: notification.trace_id} if notification.trace_id else {}
+    headers = {"Message-ID": message_id(notification)}
+    if notification.trace_id:
+        headers[trace.REQUEST_ID_HEADER] = notification.trace_id
     message = EmailMultiAlternatives(
         subject=mail.subject,
         body=mail.text,
@@ -232,6 +236,18 @@ def _email(notification: Notification) -> EmailMultiAlternatives:
     )
     message.attach_alternative(mail.html, "text/html")
     return message
+
+
+def message_id(notification: Notification) -> str:
+    """The notification's own Message-ID, the same at every send.
+
+    Delivery is at least once: a worker killed after the mail server took a mail and before the
+    commit that marks it sent sends it again. Sent again, it is the same message to the mail
+    servers and clients that recognise one by its Message-ID (RFC 5322, 3.6.4), not a second.
+    """
+    digest = hashlib.sha256(f"{notification.pk}:{notification.idempotency_key}".encode())
+    domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "monolithos.invalid"
+    return f"<{digest.hexdigest()[:32]}@{domain}>"
 
 
 def _current_trace_id() -> str:

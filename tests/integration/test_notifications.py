@@ -78,8 +78,8 @@ def notify(
     return Notification.objects.filter(idempotency_key=key).first()
 
 
-def recorded() -> Notification:
-    notification = notify()
+def recorded(key: str = "order-cancelled:ORD-000042") -> Notification:
+    notification = notify(key=key)
     assert notification is not None
     return notification
 
@@ -198,6 +198,22 @@ def test_delivering_twice_sends_once(mailoutbox):
     key = notification.idempotency_key
     assert [deliver(key), deliver(key)] == [True, False]
     assert len(mailoutbox) == 1
+
+
+def test_a_mail_sent_again_after_a_lost_commit_is_the_same_message(mailoutbox):
+    notification = recorded()
+    other = recorded(key="order-cancelled:ORD-000043")
+    key = notification.idempotency_key
+
+    deliver(key)
+    # The worker died after the mail server took the mail, before its commit: sent again.
+    Notification.objects.filter(pk=notification.pk).update(status=Notification.Status.QUEUED)
+    deliver(key)
+    deliver(other.idempotency_key)
+
+    first, again, different = (mail.message()["Message-ID"] for mail in mailoutbox)
+    assert first == again != different
+    assert first.endswith("@monolithos.example>")
 
 
 def test_a_notification_that_no_longer_exists_is_not_delivered(mailoutbox):

@@ -229,7 +229,8 @@ class Outcome:
     dispatches: dict[str, int]  # order -> entries in the supplier's ledger
     rendered: dict[str, int | None]  # order -> rendered version of its invoice
     pdf_files: dict[str, int]  # order -> PDF files of its invoice
-    mails: dict[str, int]  # order -> mails that name its customer (to, or in the text)
+    mails: dict[str, int]  # order -> mails (Message-IDs) that name its customer (to, or text)
+    mails_sent_again: int  # messages sent again under a Message-ID sent before
     unsent: int  # its notifications not sent
     failed_tasks: int
 
@@ -268,7 +269,8 @@ class Outcome:
             f"{placed}/{len(self.requests)} placed, "
             f"{sum(s == ['dispatched'] for s in self.shipments.values())} dispatched, "
             f"{sum(v == 1 for v in self.rendered.values())} rendered, "
-            f"{sum(self.mails.values())} mails, {self.unsent} unsent, "
+            f"{sum(self.mails.values())} mails ({self.mails_sent_again} sent again), "
+            f"{self.unsent} unsent, "
             f"{self.failed_tasks} failed tasks, doubled: {self.doubled()}"
         )
 
@@ -310,7 +312,10 @@ result = {{
         path.name.split(".")[0].split("_")[0].replace("INV-", "ORD-")
         for path in (invoices.iterdir() if invoices.is_dir() else [])
     )
-    mail_texts = [message_text(m) for m in read_messages(broken.system.var_dir / "mail")]
+    sent = read_messages(broken.system.var_dir / "mail")
+    # A mail sent again after its worker died between the mail server and the commit carries
+    # the same Message-ID: the same message to its reader (notifications.services.message_id).
+    mail_texts = {str(m["Message-ID"]): message_text(m) for m in sent}.values()
     return Outcome(
         requests={int(pk): status for pk, status in state["requests"].items()},
         numbers=numbers,
@@ -322,6 +327,7 @@ result = {{
             number: sum(state["emails"][number] in text for text in mail_texts)
             for number in numbers
         },
+        mails_sent_again=len(sent) - len(mail_texts),
         unsent=int(state["unsent"]),
         failed_tasks=int(state["failed_tasks"]),
     )
