@@ -3,16 +3,22 @@
 Starts its own supplier simulator (chaos defaults: 50% of requests answered 503, 10% of the
 rest hang 5 s) on a free port and, in one run, prints:
 
-1. fail-fast latency of an open breaker: ``acquire()`` on a forced-open breaker, process-local
-   and shared through Redis (``--redis-url``, default redis://127.0.0.1:6379/15; skipped with a
-   note when Redis is not there), median and p99 in microseconds;
+1. fail-fast latency of an open breaker: a call refused by a forced-open breaker,
+   process-local and shared through Redis (``--redis-url``, default redis://127.0.0.1:6379/15;
+   skipped with a note when Redis is not there), median and p99 in microseconds;
 2. dispatch latency seen by callers under chaos, ``--calls`` dispatches from ``--threads``
    threads: the plain HTTP call without timeout (the legacy behaviour) against the resilient
    gateway with the settings' defaults (one attempt, 1 s connect, 3 s read, 4 s deadline);
 3. the time to drain ``--drain`` dispatches under chaos through the logistics service with
    the background policy, ``--workers`` dispatchers in parallel retrying whatever is still
    pending, on temporary SQLite files, with the simulator's ledger checked for exactly one
-   dispatch per shipment.
+   dispatch per shipment;
+4. ten calls of 0.3 s (a slow fake supplier) from ten threads at once: through one
+   ``pybreaker.CircuitBreaker``, whose ``call()`` holds its lock for the whole call, and
+   through the project's breaker (an instance per thread), process-local and Redis-shared.
+   PASS when the project's breaker takes under 0.6 s (the calls overlap).
+
+``--steps 3`` runs the drain alone (it also prints how often the breaker opened).
 
     .venv/bin/python bench/supplier.py
     .venv/bin/python bench/supplier.py --calls 100 --threads 20 --drain 200
@@ -78,7 +84,7 @@ def simulator(seed: int) -> Iterator[str]:
 def fail_fast(redis_url: str) -> None:
     from logistics.adapters.breaker import BreakerConfig, CircuitOpen, build_breaker
 
-    print("1. open breaker, acquire() until refused (1,000 calls)")
+    print("1. open breaker, a call refused (1,000 calls)")
     for label, url in (("process-local", None), ("Redis-shared", redis_url)):
         breaker = build_breaker(
             BreakerConfig(name=f"bench-{uuid.uuid4().hex[:8]}"), url, key_prefix="bench"
@@ -92,7 +98,7 @@ def fail_fast(redis_url: str) -> None:
         for _ in range(1000):
             started = time.perf_counter()
             with suppress(CircuitOpen):
-                breaker.acquire()
+                breaker.call(str)
             timings.append((time.perf_counter() - started) * 1e6)
         breaker.reset()
         print(
@@ -175,6 +181,7 @@ def drain(
         with suppress(IllegalTransition):
             service.dispatch(shipment_id)
 
+    opened_before = breaker_transitions()
     started = time.perf_counter()
     sweeps = 0
     deadline = time.monotonic() + 300
@@ -198,6 +205,50 @@ def drain(
         f"   {elapsed:.1f} s, {sweeps} sweep(s), {left} left pending; "
         f"ledger: {drained} shipments, {duplicates} dispatched twice"
     )
+    opened, probes, closed = (
+        after - before for after, before in zip(breaker_transitions(), opened_before, strict=True)
+    )
+    failed_probes = probes - closed
+    print(f"   breaker: {opened - failed_probes:.0f} trip(s), {failed_probes:.0f} failed probe(s)")
+
+
+def breaker_transitions() -> tuple[float, ...]:
+    """The supplier breaker's transitions so far, to open, half-open and closed."""
+    from prometheus_client import REGISTRY
+
+    return tuple(
+        REGISTRY.get_sample_value(
+            "monolithos_supplier_breaker_transitions_total",
+            {"breaker": "supplier", "to_state": to_state},
+        )
+        or 0.0
+        for to_state in ("open", "half_open", "closed")
+    )
+
+
+def overlapping_calls(redis_url: str) -> None:
+    import pybreaker
+
+    from logistics.adapters.breaker import BreakerConfig, build_breaker
+
+    def slow_supplier() -> str:
+        time.sleep(0.3)
+        return "ok"
+
+    one_instance = pybreaker.CircuitBreaker()
+    config = BreakerConfig(name=f"bench-{uuid.uuid4().hex[:8]}")
+    print("4. ten calls of 0.3 s from ten threads at once")
+    for label, call, judged in (
+        ("one pybreaker instance", one_instance.call, False),
+        ("ours, process-local", build_breaker(config, None).call, True),
+        ("ours, Redis-shared", build_breaker(config, redis_url, key_prefix="bench").call, True),
+    ):
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            started = time.perf_counter()
+            list(pool.map(call, [slow_supplier] * 10))
+            elapsed = time.perf_counter() - started
+        verdict = ("PASS" if elapsed < 0.6 else "MISS") if judged else "(reference)"
+        print(f"   {label:<23} {elapsed:5.2f} s   {verdict}")
 
 
 def main() -> None:
@@ -208,7 +259,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=8, help="parallel dispatchers for 3")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
+    parser.add_argument("--steps", default="1,2,3,4", help="which of the steps to run")
     args = parser.parse_args()
+    steps = {int(step) for step in args.steps.split(",")}
 
     workdir = Path(tempfile.mkdtemp(prefix="monolithos-bench-supplier-"))
     os.environ.update(MONOLITHOS_VAR_DIR=str(workdir), LOG_LEVEL="ERROR", DEBUG="false")
@@ -222,9 +275,11 @@ def main() -> None:
     for alias in ("default", "logistics"):
         call_command("migrate", database=alias, verbosity=0)
     try:
-        fail_fast(args.redis_url)
+        if 1 in steps:
+            fail_fast(args.redis_url)
         with simulator(args.seed) as url:
-            caller_latency(url, args.calls, args.threads)
+            if 2 in steps:
+                caller_latency(url, args.calls, args.threads)
 
             def ledger() -> list[dict[str, object]]:
                 import json
@@ -233,7 +288,10 @@ def main() -> None:
                     dispatches: list[dict[str, object]] = json.loads(response.read())["dispatches"]
                 return dispatches
 
-            drain(url, args.drain, args.workers, ledger)
+            if 3 in steps:
+                drain(url, args.drain, args.workers, ledger)
+        if 4 in steps:
+            overlapping_calls(args.redis_url)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

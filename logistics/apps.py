@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from django.apps import AppConfig
 
 if TYPE_CHECKING:
-    from logistics.adapters.breaker import CircuitBreaker
+    from logistics.adapters.breaker import SharedCircuitBreaker
 
 
 class LogisticsConfig(AppConfig):
@@ -29,7 +29,7 @@ class LogisticsConfig(AppConfig):
         register_readiness_check("supplier_breaker", lambda: breaker_detail(supplier_breaker()))
 
 
-def breaker_detail(breaker: CircuitBreaker) -> str:
+def breaker_detail(breaker: SharedCircuitBreaker) -> str:
     snapshot = breaker.state()
     if snapshot.unknown:
         return "breaker state unreadable (Redis unreachable): calls go through, as when closed"

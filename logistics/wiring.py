@@ -6,7 +6,7 @@ Entry points (API views, admin actions, management commands, the legacy OrderMan
 Two retry policies: a caller waiting on an HTTP request gets one attempt within a short
 deadline (a failure defers the shipment, it is never lost); the background sweep retries with
 backoff within a longer one. The circuit breaker and the bulkhead are per process and shared
-by both; with REDIS_URL set, the breaker's state is shared by every process (docs/adr/0006).
+by both; with REDIS_URL set, the breaker's state is shared by every process (docs/adr/0017).
 
 The service tells the listeners of ``LOGISTICS_SHIPMENT_LISTENERS`` of every change it commits,
 in the thread that made it (inside a caller's transaction on ``default``, a listener's writes
@@ -21,29 +21,32 @@ from functools import cache
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from logistics.adapters.breaker import BreakerConfig, CircuitBreaker, build_breaker
+from logistics.adapters.breaker import BreakerConfig, SharedCircuitBreaker, build_breaker
 from logistics.adapters.bulkhead import Bulkhead
 from logistics.adapters.clock import SystemClock
 from logistics.adapters.notifier import EmailNotifier
 from logistics.adapters.orm import DjangoShipmentRepository
-from logistics.adapters.resilient_supplier import ResilientSupplierGateway, RetryPolicy
+from logistics.adapters.resilient_supplier import (
+    ResilientSupplierGateway,
+    RetryPolicy,
+    our_request_was_wrong,
+)
 from logistics.adapters.supplier_http import HttpSupplierGateway
 from logistics.contracts import ShipmentListener
 from logistics.services import LogisticsService
 
 
 @cache
-def supplier_breaker() -> CircuitBreaker:
+def supplier_breaker() -> SharedCircuitBreaker:
     return build_breaker(
         BreakerConfig(
             name="supplier",
-            window_size=settings.BREAKER_WINDOW_SIZE,
-            minimum_calls=settings.BREAKER_MINIMUM_CALLS,
-            failure_rate_threshold=settings.BREAKER_FAILURE_RATE,
+            fail_max=settings.BREAKER_FAIL_MAX,
             slow_call_seconds=settings.BREAKER_SLOW_CALL_SECONDS,
             reset_timeout_seconds=settings.BREAKER_RESET_TIMEOUT,
         ),
         settings.REDIS_URL,
+        exclude=[our_request_was_wrong],
     )
 
 

@@ -27,7 +27,7 @@ from tenacity import (
 )
 from tenacity.wait import wait_random_exponential
 
-from logistics.adapters.breaker import CircuitBreaker, CircuitOpen
+from logistics.adapters.breaker import CircuitOpen, SharedCircuitBreaker
 from logistics.adapters.bulkhead import Bulkhead, BulkheadFull
 from logistics.adapters.supplier_http import HttpSupplierGateway
 from logistics.domain import SupplierConfirmation
@@ -38,6 +38,11 @@ T = TypeVar("T")
 
 RETRY_NOW = frozenset({"unavailable", "unreachable", "timeout"})
 QUOTE_CACHE_SECONDS = 7 * 24 * 3600
+
+
+def our_request_was_wrong(error: BaseException) -> bool:
+    """A 4xx: the supplier is fine, so the breaker excludes it (pybreaker's ``exclude``)."""
+    return isinstance(error, SupplierFailure) and error.kind == "rejected"
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,7 @@ class ResilientSupplierGateway:
         self,
         http: HttpSupplierGateway,
         *,
-        breaker: CircuitBreaker,
+        breaker: SharedCircuitBreaker,
         bulkhead: Bulkhead,
         policy: RetryPolicy,
     ) -> None:
@@ -127,21 +132,7 @@ class ResilientSupplierGateway:
         started = time.perf_counter()
         try:
             with self.bulkhead.slot():
-                permit = self.breaker.acquire()
-                called = time.perf_counter()
-                try:
-                    result = call(timeout)
-                except SupplierFailure as failure:
-                    if failure.kind == "rejected":
-                        permit.ignore()  # our request was wrong; the supplier is fine
-                    else:
-                        permit.failure()
-                    raise
-                except Exception:
-                    permit.failure()
-                    raise
-                permit.success(time.perf_counter() - called)
-                return result
+                return self.breaker.call(lambda: call(timeout))
         except (CircuitOpen, BulkheadFull) as refusal:
             SUPPLIER_CALL_SECONDS.labels(operation, "rejected").observe(
                 time.perf_counter() - started

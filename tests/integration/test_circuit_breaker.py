@@ -1,14 +1,15 @@
 """The circuit breaker over a real Redis: one state for every process, one probe among them all.
 
-Needs Redis at 127.0.0.1:6379: skipped without it, failed when CI is set. Each test works under
-a key prefix of its own and deletes its keys afterwards. Other processes are real ones:
-``python -c`` subprocesses (the breaker needs no Django) or forked workers on a barrier.
+Redis is a private redis-server (tests/redis_server.py) that each test addresses under a key
+prefix of its own, so no test shares a database with anything else. Other processes are real
+ones: ``python -c`` subprocesses (the breaker needs no Django) or forked workers on a barrier.
+Time on the storage's side is moved by rewriting ``opened_at`` (the Redis storage dates by
+Redis's clock, which a test cannot drive), and a lease is ended as its expiry would end it.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import os
 import statistics
 import subprocess
 import sys
@@ -19,103 +20,140 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis
+from prometheus_client import REGISTRY
 from structlog.testing import capture_logs
 
 from logistics.adapters.breaker import (
     BreakerConfig,
-    CircuitBreaker,
     CircuitOpen,
-    MemoryBreakerStorage,
+    SharedCircuitBreaker,
     build_breaker,
 )
+from logistics.adapters.breaker_storage import MemoryBreakerStorage, RedisBreakerStorage
+from tests.redis_server import RedisServer, SilentServer
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 ROOT = Path(__file__).resolve().parents[2]
 
-MakeBreaker = Callable[..., CircuitBreaker]
+MakeBreaker = Callable[..., SharedCircuitBreaker]
+
+
+class SupplierDown(Exception):
+    pass
+
+
+def fail() -> str:
+    raise SupplierDown
 
 
 @pytest.fixture(scope="module")
-def redis_client() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5, socket_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as error:
-        message = f"Redis is not reachable at {REDIS_URL}: {error}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    with RedisServer(tmp_path_factory.mktemp("breaker-redis")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def redis_client(redis_server: RedisServer) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_server.url(), socket_timeout=2)
     yield client
     client.close()
 
 
 @pytest.fixture
-def key_prefix(redis_client: redis.Redis) -> Iterator[str]:
-    prefix = f"test-breaker-{uuid.uuid4().hex}"
-    yield prefix
-    keys = list(redis_client.scan_iter(match=f"{prefix}:*"))
-    if keys:
-        redis_client.delete(*keys)
+def key_prefix() -> str:
+    return f"test-breaker-{uuid.uuid4().hex}"
 
 
 def config(**overrides: Any) -> BreakerConfig:
-    return replace(BreakerConfig(name="supplier", reset_timeout_seconds=0.3), **overrides)
+    return replace(BreakerConfig(name="supplier", reset_timeout_seconds=30), **overrides)
+
+
+def shared_breaker(url: str, key_prefix: str, **overrides: Any) -> SharedCircuitBreaker:
+    """build_breaker's breaker, with socket timeouts a loaded test machine cannot exceed: a
+    timeout would fail open, and these tests are about what the shared state decides."""
+    client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    chosen = config(**overrides)
+    return SharedCircuitBreaker(chosen, RedisBreakerStorage(client, key_prefix, chosen.name))
 
 
 @pytest.fixture
-def make_breaker(key_prefix: str) -> MakeBreaker:
-    def make(**overrides: Any) -> CircuitBreaker:
-        return build_breaker(config(**overrides), REDIS_URL, key_prefix=key_prefix)
+def make_breaker(redis_server: RedisServer, key_prefix: str) -> MakeBreaker:
+    def make(**overrides: Any) -> SharedCircuitBreaker:
+        return shared_breaker(redis_server.url(), key_prefix, **overrides)
 
     return make
 
 
-def trip(breaker: CircuitBreaker) -> None:
-    for _ in range(breaker.config.minimum_calls):
-        breaker.acquire().failure()
+def trip(breaker: SharedCircuitBreaker) -> None:
+    for _ in range(breaker.config.fail_max):
+        with pytest.raises(SupplierDown):
+            breaker.call(fail)
     assert breaker.state().state == "open"
 
 
-# Run in another interpreter: python -c CHILD <key_prefix> <reset_timeout> <action>.
+@pytest.fixture
+def rewind(redis_client: redis.Redis, key_prefix: str) -> Callable[[float], None]:
+    """Move the breaker's opened_at back, as if that many seconds had passed on Redis."""
+
+    def move(seconds: float) -> None:
+        redis_client.hincrbyfloat(f"{key_prefix}:supplier:state", "opened_at", -seconds)
+
+    return move
+
+
+@pytest.fixture
+def end_lease(redis_client: redis.Redis, key_prefix: str) -> Callable[[], None]:
+    def end() -> None:
+        probe = f"{key_prefix}:supplier:probe"
+        assert 0 < cast(int, redis_client.pttl(probe)) <= 30_000  # it would expire by itself
+        redis_client.delete(probe)
+
+    return end
+
+
+# Run in another interpreter: python -c CHILD <redis_url> <key_prefix> <action>.
 CHILD = """
 import os, sys
-from logistics.adapters.breaker import BreakerConfig, CircuitOpen, build_breaker
-prefix, reset_timeout, action = sys.argv[1], float(sys.argv[2]), sys.argv[3]
-config = BreakerConfig(name="supplier", reset_timeout_seconds=reset_timeout)
-breaker = build_breaker(config, "redis://127.0.0.1:6379/0", key_prefix=prefix)
+import redis
+from logistics.adapters.breaker import BreakerConfig, CircuitOpen, SharedCircuitBreaker
+from logistics.adapters.breaker_storage import RedisBreakerStorage
+url, prefix, action = sys.argv[1:4]
+client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+config = BreakerConfig(name="supplier", reset_timeout_seconds=30)
+breaker = SharedCircuitBreaker(config, RedisBreakerStorage(client, prefix))
+def down():
+    raise OSError("down")
+def supplier():
+    if action == "abandon":
+        print("probe", flush=True)
+        os._exit(0)  # dies holding the probe, as a killed worker would
+    return "called"
 if action == "trip":
-    for _ in range(config.minimum_calls):
-        breaker.acquire().failure()
+    for _ in range(breaker.config.fail_max):
+        try:
+            breaker.call(down)
+        except OSError:
+            pass
 try:
-    permit = breaker.acquire()
+    print(breaker.call(supplier))
 except CircuitOpen as refusal:
     print("refused", refusal.retry_after)
-else:
-    print("probe" if permit.is_probe else "permit")
-    if action == "abandon":
-        os._exit(0)  # dies holding the permit, as a killed worker would
-    permit.ignore()
 """
 
 
-def in_another_process(key_prefix: str, action: str, reset_timeout: float = 30.0) -> list[str]:
+def in_another_process(redis_server: RedisServer, key_prefix: str, action: str) -> list[str]:
     result = subprocess.run(
-        [sys.executable, "-c", CHILD, key_prefix, str(reset_timeout), action],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+        [sys.executable, "-c", CHILD, redis_server.url(), key_prefix, action],
+        cwd=ROOT, capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     return result.stdout.splitlines()[-1].split()  # the last line: log lines come first
 
 
-def test_open_probe_close_cycle(make_breaker, redis_client):
+def test_open_probe_close_cycle(make_breaker, redis_client, rewind):
     breaker = make_breaker()
 
     trip(breaker)
@@ -123,180 +161,289 @@ def test_open_probe_close_cycle(make_breaker, redis_client):
     seconds, micros = redis_client.time()
     assert abs(seconds + micros / 1e6 - snapshot.opened_at) < 1  # dated by Redis's clock
     with pytest.raises(CircuitOpen) as refusal:
-        breaker.acquire()
-    assert 0 < refusal.value.retry_after <= 0.3
+        breaker.call(str)
+    assert 29 < refusal.value.retry_after <= 30
 
-    time.sleep(0.35)
-    probe = breaker.acquire()
-    assert probe.is_probe
-    with pytest.raises(CircuitOpen):
-        breaker.acquire()
-    probe.failure()
+    rewind(30)
+    with pytest.raises(SupplierDown):
+        breaker.call(fail)  # the probe, failing
     assert breaker.state().state == "open"  # reopened, for another reset timeout
     with pytest.raises(CircuitOpen):
-        breaker.acquire()
+        breaker.call(str)
 
-    time.sleep(0.35)
-    breaker.acquire().success(0.01)
+    rewind(30)
+    assert breaker.call(lambda: "probed") == "probed"
     snapshot = breaker.state()
-    assert (snapshot.state, snapshot.calls_in_window, snapshot.opened_at) == ("closed", 0, None)
+    assert (snapshot.state, snapshot.failures, snapshot.opened_at) == ("closed", 0, None)
 
 
-def test_decisions_match_the_memory_storage_call_for_call(make_breaker):
-    """The Lua scripts and the Python state machine are one design written twice."""
-    shared = make_breaker(failure_rate_threshold=0.6)
-    local = CircuitBreaker(shared.config, MemoryBreakerStorage())
-    pattern = "FSFFSLFSSFFFISFFSFSSFFFFSSSSFSFFLFFIFSSSFFFSFSFFFFS" * 4
+def test_decisions_match_the_memory_storage_call_for_call(make_breaker, rewind):
+    """The Lua scripts and the memory storage are one design written twice."""
+    shared = make_breaker(fail_max=3)
+    clock_now = [1_700_000_000.0]
+    local = SharedCircuitBreaker(
+        shared.config,
+        MemoryBreakerStorage("supplier", lambda: clock_now[0]),
+        exclude=[LookupError],
+        timer=lambda: clock_now[0],
+    )
+    shared = SharedCircuitBreaker(shared.config, shared.storage, exclude=[LookupError])
 
-    for outcome in pattern:
+    def outcome(kind: str) -> Callable[[], str]:
+        def supplier() -> str:
+            if kind == "F":
+                raise SupplierDown
+            if kind == "I":
+                raise LookupError
+            return "ok"
+
+        return supplier
+
+    pattern = "FSFFSFSSFFFISFFSFSSFFFFSSSSFSFFIFFIFSSSFFFSFSFFFFS" * 2
+    for kind in pattern:
+        answers, states = [], []
         for breaker in (shared, local):
-            permit = breaker.acquire()
-            if outcome == "F":
-                permit.failure()
-            elif outcome == "I":
-                permit.ignore()
-            else:
-                permit.success(3.0 if outcome == "L" else 0.01)
-        seen = [
-            (b.state().state, b.state().calls_in_window, b.state().failure_rate)
-            for b in (shared, local)
-        ]
-        assert seen[0] == seen[1]
-        if seen[0][0] == "open":
-            shared.force_close()
-            local.force_close()
+            try:
+                answers.append(breaker.call(outcome(kind)))
+            except (SupplierDown, LookupError, CircuitOpen) as error:
+                answers.append(type(error).__name__)
+            snapshot = breaker.state()
+            states.append((snapshot.state, snapshot.failures))
+        assert (answers[0], states[0]) == (answers[1], states[1]), kind
+        if states[0][0] == "open":  # the next outcome is the probe's
+            rewind(30)
+            clock_now[0] += 30
 
 
-def test_keys_are_a_state_hash_a_trimmed_window_and_an_expiring_probe(
-    make_breaker, key_prefix, redis_client
+def test_keys_are_one_state_hash_and_an_expiring_probe(
+    make_breaker, key_prefix, redis_client, rewind
 ):
-    breaker = make_breaker(window_size=20, failure_rate_threshold=1.0)
-    for _ in range(30):
-        breaker.acquire().success(0.01)
+    breaker = make_breaker()
     base = f"{key_prefix}:supplier"
+    trip(breaker)
+    rewind(30)
+    ttl_during_the_probe: list[int] = []
 
-    assert redis_client.type(f"{base}:window") == b"list"
-    assert redis_client.llen(f"{base}:window") == 20
-    trip(make_breaker(minimum_calls=1, window_size=1))
-    time.sleep(0.35)
-    breaker.acquire()
+    breaker.call(lambda: ttl_during_the_probe.append(redis_client.pttl(f"{base}:probe")))
+
+    assert sorted(key.decode() for key in redis_client.scan_iter(match=f"{base}:*")) == [
+        f"{base}:state"
+    ]
     assert redis_client.type(f"{base}:state") == b"hash"
-    assert 0 < redis_client.pttl(f"{base}:probe") <= 300
+    assert 29_000 < ttl_during_the_probe[0] <= 30_000
 
 
-def test_a_breaker_opened_by_one_process_refuses_in_another(key_prefix, make_breaker):
-    tripped = in_another_process(key_prefix, "trip")
-    elsewhere = in_another_process(key_prefix, "acquire")
+def test_a_breaker_opened_by_one_process_refuses_in_another(redis_server, key_prefix, make_breaker):
+    tripped = in_another_process(redis_server, key_prefix, "trip")
+    elsewhere = in_another_process(redis_server, key_prefix, "call")
 
     assert tripped[0] == elsewhere[0] == "refused"
-    assert 29 < float(elsewhere[1]) <= 30
-    assert make_breaker(reset_timeout_seconds=30).state().state == "open"
+    assert 20 < float(elsewhere[1]) <= 30  # the time left on the one open period
+    assert make_breaker().state().state == "open"
 
 
-def _race_for_the_probe(key_prefix: str, barrier: Any, results: Any) -> None:
-    breaker = build_breaker(config(reset_timeout_seconds=2.0), REDIS_URL, key_prefix=key_prefix)
+def _race_for_the_probe(
+    url: str, key_prefix: str, barrier: Any, decisions: Any, logs_out: Any, done: Any
+) -> None:
+    breaker = shared_breaker(url, key_prefix)
+
+    def probe() -> None:
+        decisions.put("probe")
+        done.wait(timeout=20)  # in flight until every process has been answered
+
     barrier.wait(timeout=10)
     with capture_logs() as logs:
         try:
-            permit = breaker.acquire()
-            outcome = "probe" if permit.is_probe else "permit"
+            breaker.call(probe)
         except CircuitOpen:
-            outcome = "refused"
-    results.put((outcome, [entry["to_state"] for entry in logs if "to_state" in entry]))
+            decisions.put("refused")
+    logs_out.put(tuple(entry["to_state"] for entry in logs if "to_state" in entry))
 
 
-def test_exactly_one_of_eight_processes_gets_the_probe(make_breaker, key_prefix):
-    trip(make_breaker(reset_timeout_seconds=2.0))
-    # Past the reset timeout by the time they start; the probe they race for lives 2 s.
+def test_exactly_one_of_eight_processes_gets_the_probe(
+    make_breaker, redis_server, key_prefix, rewind
+):
+    trip(make_breaker())
+    rewind(30)
     context = multiprocessing.get_context("fork")
-    barrier, results = context.Barrier(8), context.Queue()
+    barrier, decisions, logs, done = (
+        context.Barrier(8), context.Queue(), context.Queue(), context.Event()
+    )  # fmt: skip
     workers = [
-        context.Process(target=_race_for_the_probe, args=(key_prefix, barrier, results))
+        context.Process(
+            target=_race_for_the_probe,
+            args=(redis_server.url(), key_prefix, barrier, decisions, logs, done),
+        )
         for _ in range(8)
     ]
-    time.sleep(2.05)
     for worker in workers:
         worker.start()
-    answers = [results.get(timeout=20) for _ in workers]
+    outcomes = sorted(decisions.get(timeout=20) for _ in workers)
+    done.set()
+    changes = sorted(logs.get(timeout=20) for _ in workers)
     for worker in workers:
         worker.join(timeout=10)
 
-    outcomes = sorted(outcome for outcome, _ in answers)
-    assert outcomes == ["probe"] + ["refused"] * 7
-    # Only the process that made the transition logged it.
-    assert sorted(map(tuple, (changes for _, changes in answers))) == [()] * 7 + [("half_open",)]
+    assert outcomes == ["probe"] + ["refused"] * 7, changes
+    # Only the process that made the transitions logged them.
+    assert changes == [()] * 7 + [("half_open", "closed")]
+    assert make_breaker().state().state == "closed"
 
 
-def test_a_probe_lost_with_its_process_expires_and_another_is_let_through(make_breaker, key_prefix):
-    breaker = make_breaker(reset_timeout_seconds=1.0)
+def test_a_probe_lost_with_its_process_refuses_the_others_until_its_lease_ends(
+    make_breaker, redis_server, key_prefix, rewind, end_lease
+):
+    breaker = make_breaker()
     trip(breaker)
-    time.sleep(1.05)
+    rewind(30)
 
-    assert in_another_process(key_prefix, "abandon", reset_timeout=1.0) == ["probe"]
+    assert in_another_process(redis_server, key_prefix, "abandon") == ["probe"]
     with pytest.raises(CircuitOpen) as refusal:
-        breaker.acquire()
+        breaker.call(str)
+    assert 29 < refusal.value.retry_after <= 30
     assert breaker.state().state == "half_open"
 
-    time.sleep(refusal.value.retry_after + 0.05)
-    probe = breaker.acquire()
-    assert probe.is_probe
-    probe.success(0.01)
+    end_lease()
+    assert breaker.call(lambda: "probed") == "probed"
     assert breaker.state().state == "closed"
 
 
+def test_failures_in_flight_when_it_opened_neither_reopen_nor_redate_it(make_breaker):
+    breaker = make_breaker()
+    release = threading.Event()
+
+    def hanging_then_down() -> str:
+        release.wait(timeout=10)
+        raise SupplierDown
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        in_flight = [pool.submit(breaker.call, hanging_then_down) for _ in range(3)]
+        with capture_logs() as logs:
+            trip(breaker)
+            opened_at = breaker.state().opened_at
+            release.set()
+            for call in in_flight:
+                with pytest.raises(SupplierDown):
+                    call.result(timeout=10)
+
+    assert (breaker.state().state, breaker.state().opened_at) == ("open", opened_at)
+    assert [entry["to_state"] for entry in logs if "to_state" in entry] == ["open"]
+
+
 @pytest.mark.parametrize("storage", ["memory", "redis"])
-def test_ten_calls_in_flight_at_once_are_not_serialized(storage, key_prefix):
-    redis_url = REDIS_URL if storage == "redis" else None
+def test_ten_calls_in_flight_at_once_are_not_serialized(storage, redis_server, key_prefix):
+    """pybreaker's call() holds one lock for the whole call: ten 0.3 s calls through one
+    instance take 3 s. One instance per thread, on one storage: 0.3 s."""
+    redis_url = redis_server.url() if storage == "redis" else None
     breaker = build_breaker(config(), redis_url, key_prefix=key_prefix)
     start = threading.Barrier(10)
     in_flight, most, lock = 0, 0, threading.Lock()
 
-    def call() -> None:
+    def slow_supplier() -> str:
         nonlocal in_flight, most
+        with lock:
+            in_flight += 1
+            most = max(most, in_flight)
+        time.sleep(0.3)  # the supplier, taking its time
+        with lock:
+            in_flight -= 1
+        return "ok"
+
+    def call() -> str:
         start.wait(timeout=5)
-        with breaker.guard():
-            with lock:
-                in_flight += 1
-                most = max(most, in_flight)
-            time.sleep(0.3)  # the supplier, taking its time
-            with lock:
-                in_flight -= 1
+        return breaker.call(slow_supplier)
 
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=10) as pool:
-        for future in [pool.submit(call) for _ in range(10)]:
-            future.result()
+        answers = [future.result() for future in [pool.submit(call) for _ in range(10)]]
     elapsed = time.perf_counter() - started
 
-    print(f"10 guarded calls of 0.3 s each, {storage}: {elapsed:.2f} s")
+    print(f"10 calls of 0.3 s each through the breaker, {storage}: {elapsed:.2f} s")
+    assert answers == ["ok"] * 10
     assert most == 10
-    assert elapsed < 0.9  # serialized, as pybreaker's call() does, they take 3 s
-    assert breaker.state().calls_in_window == 10
+    assert elapsed < 0.9
 
 
 def test_an_open_breaker_refuses_within_a_redis_round_trip(make_breaker):
-    breaker = make_breaker(reset_timeout_seconds=60)
+    breaker = make_breaker()
     trip(breaker)
 
     timings = []
     for _ in range(1000):
         started = time.perf_counter()
         with pytest.raises(CircuitOpen):
-            breaker.acquire()
+            breaker.call(str)
         timings.append(time.perf_counter() - started)
 
     p50 = statistics.median(timings) * 1000
     p99 = statistics.quantiles(timings, n=100)[98] * 1000
-    print(f"acquire on an open breaker over Redis: p50 {p50:.3f} ms, p99 {p99:.3f} ms")
+    print(f"a refusal by an open breaker over Redis: p50 {p50:.3f} ms, p99 {p99:.3f} ms")
     assert p99 < 5
+
+
+def unavailable(breaker: str = "supplier") -> float:
+    labels = {"breaker": breaker}
+    value = REGISTRY.get_sample_value(
+        "monolithos_supplier_breaker_storage_unavailable_total", labels
+    )
+    return value or 0.0
 
 
 def test_an_unreachable_redis_lets_calls_through_and_says_so(key_prefix):
     # Nobody listens on port 1: the breaker must not become the outage.
-    breaker = build_breaker(config(), "redis://127.0.0.1:1/0", key_prefix=key_prefix)
+    breaker = build_breaker(config(fail_max=1), "redis://127.0.0.1:1/0", key_prefix=key_prefix)
+    counted = unavailable()
 
     with capture_logs() as logs:
-        permit = breaker.acquire()
-        permit.failure()
+        with pytest.raises(SupplierDown):
+            breaker.call(fail)
+        assert breaker.call(lambda: "called") == "called"  # nothing counted, nothing opened
 
     assert [entry["event"] for entry in logs] == ["circuit_breaker_storage_unavailable"]
+    assert unavailable() > counted
+    assert breaker.state().unknown
+
+
+def test_a_lost_redis_fails_open_and_the_breaker_shares_again_once_it_is_back(tmp_path):
+    clock = [0.0]
+    with RedisServer(tmp_path / "redis") as server:
+        client = redis.Redis.from_url(server.url(), socket_timeout=0.25)
+        storage = RedisBreakerStorage(client, "lost", "supplier", clock=lambda: clock[0])
+        breaker = SharedCircuitBreaker(config(), storage)
+        trip(breaker)
+        counted = unavailable()
+
+        server.kill()
+        with capture_logs() as logs:
+            answers = [breaker.call(lambda: "called") for _ in range(5)]  # the supplier is called
+
+        assert answers == ["called"] * 5
+        assert breaker.state().unknown
+        assert [entry["event"] for entry in logs] == ["circuit_breaker_storage_unavailable"]
+        assert unavailable() > counted
+
+        server.start()  # empty: the state was in memory only
+        clock[0] += 1.0  # the next try is due
+        trip(breaker)
+        other_process = shared_breaker(server.url(), "lost")
+        with pytest.raises(CircuitOpen):
+            other_process.call(str)
+
+
+def test_a_hung_redis_costs_one_socket_timeout_per_second_not_one_per_call():
+    hung, clock = SilentServer(), [0.0]
+    try:
+        client = redis.Redis.from_url(hung.url(), socket_timeout=0.05, socket_connect_timeout=0.05)
+        breaker = SharedCircuitBreaker(
+            config(), RedisBreakerStorage(client, "hung", "supplier", clock=lambda: clock[0])
+        )
+
+        for _ in range(20):
+            assert breaker.call(lambda: "called") == "called"
+        assert hung.accepted == 1
+
+        clock[0] += 1.0
+        breaker.call(lambda: "called")
+        assert hung.accepted == 2
+    finally:
+        hung.close()

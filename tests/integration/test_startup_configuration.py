@@ -123,6 +123,15 @@ def test_a_retry_delay_the_broker_would_redeliver_before_it_is_due_stops_start_u
     )
 
 
+def test_a_setting_of_the_retired_breaker_window_stops_start_up():
+    """Tuned for the window breaker, it would now be ignored without a word."""
+    result = manage("check", BREAKER_FAILURE_RATE="0.6")
+
+    assert result.returncode == 1
+    assert "BREAKER_FAILURE_RATE is no longer read" in result.stderr
+    assert "BREAKER_FAIL_MAX" in result.stderr
+
+
 def test_a_strangler_copy_trusted_longer_than_its_maximum_age_stops_start_up():
     result = manage(
         "check", STRANGLER_STATE_FALLBACK_SECONDS="60", STRANGLER_STATE_MAX_AGE_SECONDS="30"

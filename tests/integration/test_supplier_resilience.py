@@ -34,9 +34,7 @@ def fast_resilience(settings: Any) -> None:
     settings.SUPPLIER_DEADLINE = 0.5
     settings.SUPPLIER_BACKGROUND_ATTEMPTS = 3
     settings.SUPPLIER_BACKGROUND_DEADLINE = 1.0
-    settings.BREAKER_WINDOW_SIZE = 4
-    settings.BREAKER_MINIMUM_CALLS = 4
-    settings.BREAKER_FAILURE_RATE = 0.5
+    settings.BREAKER_FAIL_MAX = 4
     settings.BREAKER_RESET_TIMEOUT = 0.3
     settings.BREAKER_SLOW_CALL_SECONDS = 1.0
     settings.SUPPLIER_BACKOFF_INITIAL = 0.01
@@ -132,7 +130,7 @@ def test_a_hang_times_out_counts_as_failure_and_is_retried_with_the_same_key(sup
     assert len(posts) == 3
     assert {call["headers"]["idempotency-key"] for call in posts} == {f"shipment-{shipment.id}"}
     assert len(supplier.ledger()) == 1  # the first hang was accepted behind the timeout
-    assert wiring.supplier_breaker().state().failure_rate > 0
+    assert wiring.supplier_breaker().state().failures > 0
 
     supplier.set_chaos(hang_rate=0.0)
     retried = service().dispatch(shipment.id)
@@ -188,9 +186,7 @@ def test_the_bulkhead_refuses_calls_past_its_bound_at_once(supplier, settings):
 
 
 def test_exactly_once_under_chaos_every_shipment_dispatched_once(supplier, settings):
-    settings.BREAKER_WINDOW_SIZE = 20
-    settings.BREAKER_MINIMUM_CALLS = 10
-    settings.BREAKER_FAILURE_RATE = 0.9
+    settings.BREAKER_FAIL_MAX = 10
     settings.BREAKER_RESET_TIMEOUT = 0.2
     wiring.supplier_breaker.cache_clear()
     supplier.set_chaos(failure_rate=0.5, hang_rate=0.2, hang_seconds=0.15, seed=11)
