@@ -1,39 +1,43 @@
-"""RequestLogMiddleware: the outermost middleware, so that every request is traced and logged.
+"""The request log: what django-structlog's RequestMiddleware leaves to us, on its signals.
 
-For each request it validates the incoming trace headers (observability.trace), binds the trace
-id for every log line written while the request runs, returns it in ``X-Request-ID``, and writes
-exactly one final line: ``request_finished`` with method, route, status, duration and user id,
-or ``request_failed`` with the exception when the view or a middleware raised (status 500).
-Requests rejected by a later middleware (bad host, CSRF, HTTPS redirect) get theirs too.
-docs/adr/0003-request-logging.md says why this is ours and not django-structlog's middleware.
+``django_structlog.middlewares.RequestMiddleware`` (config/settings.py, right after
+django-prometheus's first middleware) writes every request's lines: ``request_started`` (at
+DEBUG, DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL), then exactly one final line,
+``request_finished`` at a level by status, or ``request_failed`` with the exception when the
+view or a middleware raised (status 500). Being outermost, it also ends requests that a later
+middleware rejected (bad host, CSRF, HTTPS redirect). Its signals get what the project's
+contract adds (docs/adr/0018-request-and-task-logs-with-django-structlog.md):
+
+- ``bind_extra_request_metadata``: the trace id, validated by ``observability.trace`` from
+  ``traceparent`` or ``X-Request-ID`` (ADR 0002), is the request's id, bound as ``trace_id``
+  in a context cleared of anything else (the library's own random ``request_id`` included); a
+  rejected header is logged, never bound;
+- ``bind_extra_request_finished_metadata`` and ``bind_extra_request_failed_metadata``: the final
+  line's fields under the project's names (``status``, not the library's ``code``) with the
+  method, route, duration and user id; the final line also names what the request bound on its
+  way (``side``, ``shadow``: the strangler);
+- ``bind_extra_request_finished_metadata`` and ``update_failure_response``: the trace id goes
+  back in ``X-Request-ID``.
+
+Imports nothing of the project but ``observability.trace``.
 """
 
 from __future__ import annotations
 
-import logging
-import sys
 import time
-from collections.abc import Callable
 from typing import Any
 
 import structlog
-from django.core.signals import got_request_exception
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.functional import SimpleLazyObject
+from django_structlog import signals
 
 from observability import trace
 
-logger = structlog.get_logger("observability.request")
+logger = structlog.get_logger(__name__)
 
-_EXCEPTION_ATTRIBUTE = "_observability_exception"
-
-
-@receiver(got_request_exception, dispatch_uid="observability.remember_exception")
-def _remember_exception(sender: Any, request: HttpRequest | None = None, **_: Any) -> None:
-    # Django sends this for unhandled exceptions only, just before it answers 500.
-    if request is not None:
-        setattr(request, _EXCEPTION_ATTRIBUTE, sys.exc_info())
+_STARTED_ATTRIBUTE = "_observability_started"
 
 
 def route_name(request: HttpRequest) -> str:
@@ -43,7 +47,8 @@ def route_name(request: HttpRequest) -> str:
 
 def user_id(request: HttpRequest) -> object:
     # Only a user something already loaded: evaluating request.user here would cost a session
-    # read (a database query) on requests that never needed one. DRF's authentication replaces
+    # read (a database query) on requests that never needed one, which the library's own
+    # user id (DJANGO_STRUCTLOG_USER_ID_FIELD, off here) does. DRF's authentication replaces
     # the lazy object with the user it authenticated (a token's owner, say).
     user = request.__dict__.get("user")
     if isinstance(user, SimpleLazyObject):
@@ -51,43 +56,55 @@ def user_id(request: HttpRequest) -> object:
     return getattr(user, "pk", None)
 
 
-class RequestLogMiddleware:
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
-        self.get_response = get_response
+@receiver(signals.bind_extra_request_metadata, dispatch_uid="observability.bind_trace_id")
+def bind_trace_id(request: HttpRequest, **_: Any) -> None:
+    setattr(request, _STARTED_ATTRIBUTE, time.perf_counter())
+    # META, not request.headers: building the headers mapping costs more than the lookup.
+    trace_id, source = trace.trace_id_for_request(
+        request.META.get("HTTP_TRACEPARENT"), request.META.get("HTTP_X_REQUEST_ID")
+    )
+    # The library clears the context when a request ends, not when one starts: whatever this
+    # thread bound outside a request would be in this one's lines. It has bound its own random
+    # request_id by now, which the trace id replaces.
+    structlog.contextvars.clear_contextvars()
+    trace.bind_trace_id(trace_id)
+    if source == "replaced":
+        logger.warning("trace_header_replaced", reason="malformed or oversized header")
 
-    def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        started = time.perf_counter()
-        # META, not request.headers: building the headers mapping costs more than the lookup.
-        trace_id, source = trace.trace_id_for_request(
-            request.META.get("HTTP_TRACEPARENT"), request.META.get("HTTP_X_REQUEST_ID")
-        )
-        structlog.contextvars.clear_contextvars()
-        trace.bind_trace_id(trace_id)
-        try:
-            if source == "replaced":
-                logger.warning("trace_header_replaced", reason="malformed or oversized header")
-            response = self.get_response(request)
-            response[trace.REQUEST_ID_HEADER] = trace_id
-            self.log_final_line(request, response.status_code, started)
-            return response
-        finally:
-            structlog.contextvars.clear_contextvars()
 
-    @staticmethod
-    def log_final_line(request: HttpRequest, status: int, started: float) -> None:
-        fields = {
-            "request": f"{request.method} {request.get_full_path()}",
-            "method": request.method,
-            "route": route_name(request),
-            "status": status,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-            "user_id": user_id(request),
-        }
-        exc_info = getattr(request, _EXCEPTION_ATTRIBUTE, None)
-        if exc_info is not None:
-            logger.error("request_failed", exc_info=exc_info, **fields)
-        elif status >= 500:
-            logger.error("request_finished", **fields)
-        else:
-            level = logging.WARNING if status >= 400 else logging.INFO
-            logger.log(level, "request_finished", **fields)
+@receiver(signals.bind_extra_request_finished_metadata, dispatch_uid="observability.finished")
+def finished_line(
+    request: HttpRequest, response: HttpResponseBase, log_kwargs: dict[str, Any], **_: Any
+) -> None:
+    return_trace_id(response)
+    final_line_fields(request, log_kwargs)
+
+
+@receiver(signals.bind_extra_request_failed_metadata, dispatch_uid="observability.failed")
+def failed_line(request: HttpRequest, log_kwargs: dict[str, Any], **_: Any) -> None:
+    final_line_fields(request, log_kwargs)
+
+
+@receiver(signals.update_failure_response, dispatch_uid="observability.failure_response")
+def failure_response(response: HttpResponseBase, **_: Any) -> None:
+    return_trace_id(response)
+
+
+def return_trace_id(response: HttpResponseBase) -> None:
+    trace_id = trace.current_trace_id()
+    if trace_id is not None:
+        response[trace.REQUEST_ID_HEADER] = trace_id
+
+
+def final_line_fields(request: HttpRequest, log_kwargs: dict[str, Any]) -> None:
+    """The library's ``request`` and ``code``, as ``request`` and ``status`` among ours."""
+    started = getattr(request, _STARTED_ATTRIBUTE, None)
+    status = log_kwargs.pop("code")
+    log_kwargs.update(
+        request=log_kwargs.pop("request"),
+        method=request.method,
+        route=route_name(request),
+        status=status,
+        duration_ms=round((time.perf_counter() - started) * 1000, 2) if started else None,
+        user_id=user_id(request),
+    )
