@@ -257,19 +257,23 @@ def measure_in_process(
     return overhead
 
 
-def intake_request() -> Environ:
-    """The web shop's service account placing one order, on fresh test databases."""
+@contextlib.contextmanager
+def intake_request() -> Iterator[Environ]:
+    """The web shop's service account placing one order, on throwaway test databases."""
     from django.core.management import call_command
-    from django.test.utils import setup_databases
+    from django.test.utils import setup_databases, teardown_databases
 
     from bench.herd import ORDERS_PATH, SKU, order_body, setup_system_data
 
-    setup_databases(verbosity=0, interactive=False, serialized_aliases=set())
-    call_command("seed_demo", stdout=io.StringIO())
-    token = setup_system_data(1_000_000, (SKU,))
-    body = json.dumps(order_body(1, "instrumentation")).encode()
-    headers = {"CONTENT_TYPE": "application/json", "HTTP_AUTHORIZATION": f"Token {token}"}
-    return lambda: environ(ORDERS_PATH, "POST", body, headers)
+    databases = setup_databases(verbosity=0, interactive=False, serialized_aliases=set())
+    try:
+        call_command("seed_demo", stdout=io.StringIO())
+        token = setup_system_data(1_000_000, (SKU,))
+        body = json.dumps(order_body(1, "instrumentation")).encode()
+        headers = {"CONTENT_TYPE": "application/json", "HTTP_AUTHORIZATION": f"Token {token}"}
+        yield lambda: environ(ORDERS_PATH, "POST", body, headers)
+    finally:
+        teardown_databases(databases, verbosity=0)
 
 
 def main() -> None:
@@ -317,15 +321,16 @@ def measure_both_in_process(args: argparse.Namespace) -> None:
         args.requests * args.rounds,
         200,
     )
-    overhead = measure_in_process(
-        "in-process: POST /api/v1/orders/ (the order intake), WSGI handler in a loop, "
-        f"{settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}, "
-        f"broker {settings.CELERY_BROKER_URL.partition(':')[0]}",
-        handlers,
-        intake_request(),
-        args.intake_requests,
-        202,
-    )
+    with intake_request() as request:
+        overhead = measure_in_process(
+            "in-process: POST /api/v1/orders/ (the order intake), WSGI handler in a loop, "
+            f"{settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}, "
+            f"broker {settings.CELERY_BROKER_URL.partition(':')[0]}",
+            handlers,
+            request,
+            args.intake_requests,
+            202,
+        )
     verdict = "PASS" if overhead < TARGET else "MISS"
     print(
         f"  target                 instrumentation under {TARGET:.0%} of the intake's own time: "

@@ -243,6 +243,9 @@ if CELERY_BROKER_URL == "filesystem://":
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery's default, set: django-structlog reads it on every publish, and Celery takes about
+# twice as long to find a setting left at its default (docs/adr/0018).
+CELERY_TASK_PROTOCOL = 2
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -459,15 +462,23 @@ LOG_LEVEL = env.choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO
 LOGGING = logging_config(json=LOG_FORMAT == "json", level=LOG_LEVEL)
 configure_structlog()
 # django-structlog writes the request and task lines (docs/adr/0018). The request's id is the
-# validated trace id (observability.request_log), never a client's X-Request-ID; no IP address
-# (personal data, and spoofable behind a proxy); the user id is ours, which reads no session
-# to find it. Requests and tasks each end with one line at INFO or above; the lines that say
-# one started are at DEBUG. Tasks are logged by the worker step in config/celery.py.
+# validated trace id (observability.request_log), never a client's X-Request-ID or
+# X-Correlation-ID; no IP address (personal data, and spoofable behind a proxy); the user id is
+# ours, which reads no session to find it. Requests and tasks each end with one line, its level
+# by status; the lines that say one started are at DEBUG. Tasks are logged by the worker step
+# in config/celery.py. Every setting it reads per request is set here, defaults included: one
+# left unset costs an exception each time it is read.
 DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = False
+DJANGO_STRUCTLOG_TRUST_UPSTREAM_CORRELATION_ID = False
 DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False
 DJANGO_STRUCTLOG_USER_ID_FIELD = None
 DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL = logging.DEBUG
+DJANGO_STRUCTLOG_STATUS_DEFAULT_LOG_LEVEL = logging.INFO
+DJANGO_STRUCTLOG_STATUS_2XX_LOG_LEVEL = logging.INFO
+DJANGO_STRUCTLOG_STATUS_4XX_LOG_LEVEL = logging.WARNING
+DJANGO_STRUCTLOG_STATUS_5XX_LOG_LEVEL = logging.ERROR
 DJANGO_STRUCTLOG_CELERY_ENABLED = True
+DJANGO_STRUCTLOG_CELERY_DEFAULT_LOG_LEVEL = logging.INFO
 DJANGO_STRUCTLOG_CELERY_TASK_START_LOG_LEVEL = logging.DEBUG
 
 # /metrics: open in development; in production only to these networks or this bearer token
