@@ -122,15 +122,17 @@ def test_a_csrf_rejection_gets_its_final_line(log_lines):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    ("request_kwargs", "enforce_csrf", "expected"),
+    ("method", "request_kwargs", "enforce_csrf", "expected"),
     [
         (
+            "get",
             {"path": "/orders/", "HTTP_HOST": "attacker.example"},
             False,
             ("request_finished", "warning", "GET", "<unresolved>", 400),
         ),
         (
-            {"path": "/orders/new/", "data": {"customer_name": "x"}, "method": "post"},
+            "post",
+            {"path": "/orders/new/", "data": {"customer_name": "x"}},
             True,
             ("request_finished", "warning", "POST", "monolithos:order_create", 403),
         ),
@@ -138,13 +140,12 @@ def test_a_csrf_rejection_gets_its_final_line(log_lines):
     ids=["DisallowedHost", "CSRF"],
 )
 def test_a_request_a_middleware_rejected_writes_exactly_one_line_and_it_is_the_final_one(
-    log_lines, request_kwargs, enforce_csrf, expected
+    log_lines, method, request_kwargs, enforce_csrf, expected
 ):
     from django.test import Client
 
     client = Client(enforce_csrf_checks=enforce_csrf)
     client.force_login(StaffUserFactory())
-    method = request_kwargs.pop("method", "get")
 
     response = getattr(client, method)(**request_kwargs)
 
