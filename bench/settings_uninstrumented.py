@@ -5,7 +5,7 @@ from config.settings import MIDDLEWARE
 
 INSTRUMENTATION = (
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    "observability.middleware.RequestLogMiddleware",
+    "django_structlog.middlewares.RequestMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 )
 

@@ -11,7 +11,14 @@ import os
 from typing import Any
 
 from celery import Celery, Task
-from celery.signals import setup_logging, task_postrun, task_prerun
+from celery.signals import (
+    after_task_publish,
+    before_task_publish,
+    setup_logging,
+    task_postrun,
+    task_prerun,
+)
+from django_structlog.celery.steps import DjangoStructLogInitStep
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -19,6 +26,23 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("monolithos", task_cls="outbox.reliability:ReliableTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+class TaskLogStep(DjangoStructLogInitStep):
+    """django-structlog's worker step: each task's run logged under the publisher's trace id.
+
+    The step connects the publishing receivers a second time, beside those its app connected
+    at start-up (DJANGO_STRUCTLOG_CELERY_ENABLED): each message a task enqueues would get its
+    log context built twice and two ``task_enqueued`` lines. Its own are disconnected again.
+    """
+
+    def __init__(self, parent: Any, **kwargs: Any) -> None:
+        super().__init__(parent, **kwargs)
+        before_task_publish.disconnect(self.receiver.receiver_before_task_publish)
+        after_task_publish.disconnect(self.receiver.receiver_after_task_publish)
+
+
+app.steps["worker"].add(TaskLogStep)  # observability.tasks, docs/adr/0018
 
 
 @setup_logging.connect

@@ -9,6 +9,7 @@ docs/configuration.md.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -49,6 +50,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "django_structlog",
     "observability.apps.ObservabilityConfig",
     "monolithos.apps.MonolithosConfig",
     "logistics.apps.LogisticsConfig",
@@ -58,10 +60,11 @@ INSTALLED_APPS = [
 ]
 
 # The observability middlewares come first, so that every request, including one rejected by a
-# later middleware (bad host, CSRF, HTTPS redirect), gets a trace id and its final log line.
+# later middleware (bad host, CSRF, HTTPS redirect), is counted and gets a trace id and its
+# final log line (django-structlog's, with observability.request_log's hooks).
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    "observability.middleware.RequestLogMiddleware",
+    "django_structlog.middlewares.RequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -239,6 +242,9 @@ if CELERY_BROKER_URL == "filesystem://":
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery's default, set: django-structlog reads it on every publish, and Celery takes about
+# twice as long to find a setting left at its default (docs/adr/0018).
+CELERY_TASK_PROTOCOL = 2
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -453,6 +459,25 @@ LOG_FORMAT = env.choice("LOG_FORMAT", ("json", "console"), "json" if PRODUCTION 
 LOG_LEVEL = env.choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO")
 LOGGING = logging_config(json=LOG_FORMAT == "json", level=LOG_LEVEL)
 configure_structlog()
+# django-structlog writes the request and task lines (docs/adr/0018). The request's id is the
+# validated trace id (observability.request_log), never a client's X-Request-ID or
+# X-Correlation-ID; no IP address (personal data, and spoofable behind a proxy); the user id is
+# ours, which reads no session to find it. Requests and tasks each end with one line, its level
+# by status; the lines that say one started are at DEBUG. Tasks are logged by the worker step
+# in config/celery.py. Every setting it reads per request is set here, defaults included: one
+# left unset costs an exception each time it is read.
+DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = False
+DJANGO_STRUCTLOG_TRUST_UPSTREAM_CORRELATION_ID = False
+DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False
+DJANGO_STRUCTLOG_USER_ID_FIELD = None
+DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL = logging.DEBUG
+DJANGO_STRUCTLOG_STATUS_DEFAULT_LOG_LEVEL = logging.INFO
+DJANGO_STRUCTLOG_STATUS_2XX_LOG_LEVEL = logging.INFO
+DJANGO_STRUCTLOG_STATUS_4XX_LOG_LEVEL = logging.WARNING
+DJANGO_STRUCTLOG_STATUS_5XX_LOG_LEVEL = logging.ERROR
+DJANGO_STRUCTLOG_CELERY_ENABLED = True
+DJANGO_STRUCTLOG_CELERY_DEFAULT_LOG_LEVEL = logging.INFO
+DJANGO_STRUCTLOG_CELERY_TASK_START_LOG_LEVEL = logging.DEBUG
 
 # /metrics: open in development; in production only to these networks or this bearer token
 # (docs/adr/0004-metrics-access.md).

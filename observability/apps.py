@@ -1,4 +1,4 @@
-"""Django app for the observability package: its URLs, views and middleware need no models."""
+"""Django app for the observability package: its URLs, views and log hooks need no models."""
 
 from __future__ import annotations
 
@@ -10,6 +10,6 @@ class ObservabilityConfig(AppConfig):
     verbose_name = "Observability"
 
     def ready(self) -> None:
-        # Connect the receivers: unhandled exceptions to the final log line, trace ids into and
-        # out of Celery messages.
-        from observability import middleware, tasks  # noqa: F401
+        # Connect the receivers of django-structlog's signals: the trace id and the final line's
+        # fields of every request, the trace id into and out of Celery messages.
+        from observability import request_log, tasks  # noqa: F401

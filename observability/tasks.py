@@ -1,9 +1,21 @@
-"""The trace id in Celery, and task run times: what the worker side of observability needs.
+"""Tasks: what django-structlog's Celery integration leaves to us, on its signals.
 
-A task enqueued while a request runs carries the request's trace id in a message header; the
-worker binds it for every log line of the task (and for the supplier calls it makes). A task
-published outside any trace (celery beat) gets a fresh id when it runs. Each run is measured in
-``monolithos_task_seconds`` by task and final state. Connected once, from ``observability.apps``.
+django-structlog (DJANGO_STRUCTLOG_CELERY_ENABLED, and its worker step in config/celery.py)
+copies the publisher's log context into a message header and binds it again in the worker
+around each task, which ends with one ``task_succeeded`` or ``task_failed`` line with its
+duration (``task_enqueued`` and ``task_started`` are at DEBUG). Here
+(docs/adr/0018-request-and-task-logs-with-django-structlog.md):
+
+- ``modify_context_before_task_publish``: the header carries the trace id and nothing else,
+  not the whole request context (a user id, the route: none of it the worker's business, and
+  a header is never masked like a log line); a task published outside any trace (celery beat)
+  carries nothing;
+- ``bind_extra_task_metadata``: the worker validates the carried id again (ADR 0002), or
+  binds a fresh one, and binds the task's name;
+- every run is measured in ``monolithos_task_seconds`` by task and final state, and the log
+  context is cleared after it, so that the worker's own lines between tasks name no task.
+
+Connected once, from ``observability.apps``.
 """
 
 from __future__ import annotations
@@ -13,38 +25,43 @@ from typing import Any
 
 import structlog
 from celery import Task
-from celery.signals import before_task_publish, task_postrun, task_prerun
+from celery.signals import task_postrun, task_prerun
+from django.dispatch import receiver
+from django_structlog.celery import signals
 
 from observability import trace
 from observability.metrics import TASK_SECONDS
+
+# The header django-structlog carries the publisher's context in; a Celery message's headers
+# are attributes of the task's request in the worker.
+CONTEXT_HEADER = "__django_structlog__"
 
 # Start times of the tasks running in this process, by task id (a worker process runs one at a
 # time with prefetch 1, but eager calls can nest).
 _started: dict[str, float] = {}
 
 
-@before_task_publish.connect(dispatch_uid="observability.trace_into_message")
-def _trace_into_message(headers: dict[str, Any] | None = None, **_: Any) -> None:
-    if headers is not None:
-        headers.update(trace.task_headers())
+@receiver(signals.modify_context_before_task_publish, dispatch_uid="observability.trace_only")
+def only_the_trace_id(context: dict[str, Any], **_: Any) -> None:
+    context.clear()
+    context.update(trace.task_headers())
 
 
-@task_prerun.connect(dispatch_uid="observability.trace_into_task")
-def _trace_into_task(task: Task[Any, Any] | None = None, **_: Any) -> None:
-    carried = trace.trace_id_from_task_headers(
-        {trace.TASK_HEADER: getattr(task.request, trace.TASK_HEADER, None)} if task else None
-    )
-    structlog.contextvars.clear_contextvars()
+@receiver(signals.bind_extra_task_metadata, dispatch_uid="observability.trace_into_task")
+def bind_trace_id(task: Task[Any, Any], **_: Any) -> None:
+    carried = trace.trace_id_from_task_headers(getattr(task.request, CONTEXT_HEADER, None))
     trace.bind_trace_id(carried or trace.new_trace_id())
+    structlog.contextvars.bind_contextvars(task=task.name)
+
+
+@task_prerun.connect(dispatch_uid="observability.task_started")
+def _task_started(task: Task[Any, Any] | None = None, **_: Any) -> None:
     if task is not None:
-        structlog.contextvars.bind_contextvars(task=task.name, task_id=task.request.id)
         _started[str(task.request.id)] = time.perf_counter()
 
 
-@task_postrun.connect(dispatch_uid="observability.trace_out_of_task")
-def _trace_out_of_task(
-    task: Task[Any, Any] | None = None, state: str | None = None, **_: Any
-) -> None:
+@task_postrun.connect(dispatch_uid="observability.task_done")
+def _task_done(task: Task[Any, Any] | None = None, state: str | None = None, **_: Any) -> None:
     started = _started.pop(str(task.request.id), None) if task is not None else None
     if task is not None and started is not None:
         TASK_SECONDS.labels(task.name, state or "UNKNOWN").observe(time.perf_counter() - started)

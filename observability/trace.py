@@ -29,7 +29,7 @@ import structlog
 TRACE_ID_KEY = "trace_id"
 REQUEST_ID_HEADER = "X-Request-ID"
 TRACEPARENT_HEADER = "traceparent"
-# Celery message headers are plain keys; this one is ours.
+# The trace id's key in the log context a Celery message carries (observability.tasks).
 TASK_HEADER = "trace_id"
 
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")

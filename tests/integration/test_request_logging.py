@@ -1,6 +1,12 @@
-"""Every request: a trusted trace id, returned and logged, and exactly one final log line."""
+"""Every request: a trusted trace id, returned and logged, and exactly one final log line.
+
+django-structlog's RequestMiddleware writes the lines; observability.request_log's hooks on its
+signals bind the validated trace id and name the final line's fields (docs/adr/0018).
+"""
 
 from __future__ import annotations
+
+import logging
 
 import pytest
 import structlog
@@ -116,6 +122,101 @@ def test_a_csrf_rejection_gets_its_final_line(log_lines):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
+    ("method", "request_kwargs", "enforce_csrf", "expected"),
+    [
+        (
+            "get",
+            {"path": "/orders/", "HTTP_HOST": "attacker.example"},
+            False,
+            ("request_finished", "warning", "GET", "<unresolved>", 400),
+        ),
+        (
+            "post",
+            {"path": "/orders/new/", "data": {"customer_name": "x"}},
+            True,
+            ("request_finished", "warning", "POST", "monolithos:order_create", 403),
+        ),
+    ],
+    ids=["DisallowedHost", "CSRF"],
+)
+def test_a_request_a_middleware_rejected_writes_exactly_one_line_and_it_is_the_final_one(
+    log_lines, method, request_kwargs, enforce_csrf, expected
+):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=enforce_csrf)
+    client.force_login(StaffUserFactory())
+
+    response = getattr(client, method)(**request_kwargs)
+
+    request_lines = [
+        line for line in log_lines.all() if line["logger"] == "django_structlog.middlewares.request"
+    ]
+    [final] = request_lines  # no request_started beside it: that one is at DEBUG
+    assert (
+        final["event"],
+        final["level"],
+        final["method"],
+        final["route"],
+        final["status"],
+    ) == expected
+    assert final["duration_ms"] > 0
+    assert final["trace_id"] == response["X-Request-ID"]
+    assert "code" not in final and "request_id" not in final
+
+
+@pytest.mark.django_db
+def test_request_started_is_written_at_debug_only_and_the_final_line_stays_alone(client, log_lines):
+    library_logger = logging.getLogger("django_structlog.middlewares.request")
+    library_logger.setLevel(logging.DEBUG)
+    try:
+        response = client.get("/healthz")
+    finally:
+        library_logger.setLevel(logging.NOTSET)
+
+    [started] = log_lines.events("request_started")
+    assert started["level"] == "debug"
+    assert started["trace_id"] == response["X-Request-ID"]
+    [final] = final_lines(log_lines)
+    assert final["event"] == "request_finished"
+
+
+# What django-structlog would bind as the request id if it trusted the client
+# (DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID, off), and never echoes.
+UNTRUSTED_REQUEST_ID = "req-4711-from-the-client"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("path", "host", "status"),
+    [
+        ("/healthz", "testserver", 200),
+        ("/boom/", "testserver", 500),
+        ("/boom/", "evil.example", 400),
+    ],
+    ids=["finished", "failed", "rejected"],
+)
+def test_an_untrusted_request_id_is_never_echoed_nor_bound(
+    client, settings, log_lines, path, host, status
+):
+    settings.ROOT_URLCONF = "tests.integration.raising_urls"
+    client.raise_request_exception = False
+
+    response = client.get(path, HTTP_HOST=host, HTTP_X_REQUEST_ID=UNTRUSTED_REQUEST_ID)
+
+    assert response.status_code == status
+    trace_id = response["X-Request-ID"]
+    assert trace.is_trace_id(trace_id)
+    assert UNTRUSTED_REQUEST_ID not in log_lines.raw
+    lines = log_lines.all()
+    assert {line["trace_id"] for line in lines} == {trace_id}
+    assert not [line for line in lines if "request_id" in line]  # nor the library's own id
+    [final] = final_lines(log_lines)
+    assert final["status"] == status
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
     ("headers", "expected"),
     [
         ({"HTTP_TRACEPARENT": TRACEPARENT}, TRACE_ID),
@@ -190,3 +291,14 @@ def test_order_logs_never_hold_emails_addresses_or_tokens(client, supplier, log_
     assert contact["note"] == "reach [masked]"
     [final] = final_lines(log_lines)
     assert final["request"] == "POST /api/orders/?token=[masked]&customer_email=[masked]"
+
+
+@pytest.mark.django_db
+def test_nothing_bound_before_a_request_reaches_its_lines(client, log_lines):
+    structlog.contextvars.bind_contextvars(side="new", shadow="mismatch")  # outside any request
+
+    client.get("/healthz")
+
+    [final] = final_lines(log_lines)
+    assert "side" not in final and "shadow" not in final
+    assert structlog.contextvars.get_contextvars() == {}  # and nothing is left after it
