@@ -62,6 +62,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "observability.middleware.RequestLogMiddleware",
+    # Under /api/: an oversized body refused at once (413), every error answered in JSON.
+    "httpapi.middleware.ApiErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -379,7 +381,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["httpapi.parsers.JSONParser"],
     "DEFAULT_THROTTLE_CLASSES": [
         "logistics.api.throttling.AnonRateThrottle",
         "logistics.api.throttling.UserRateThrottle",
@@ -402,6 +404,14 @@ SPECTACULAR_SETTINGS = {
         "OrderStatusEnum": "monolithos.models.Order.STATUS_CHOICES",
     },
 }
+
+# Everything under API_PATH_PREFIX answers its errors in JSON (httpapi): the documented body
+# {"message", "extra"}, except the legacy shop's routes, which keep their {"error"} (ADR 0020).
+API_PATH_PREFIX = "/api/"
+API_LEGACY_SHOP_PREFIX = "/api/orders/"
+# The largest request body (form or JSON) read, in bytes; larger is a 413 under /api/. The
+# largest valid order is about 25 KB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.integer("DATA_UPLOAD_MAX_MEMORY_SIZE", 262_144, minimum=1024)
 
 # Idempotency-Key on POST /api/v1/orders/ (monolithos/intake.py): an order request, and so its
 # key, is kept this long after it was processed.

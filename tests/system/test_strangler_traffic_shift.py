@@ -198,7 +198,9 @@ def test_a_route_moves_legacy_shadow_canary_new_and_back_with_nothing_lost_or_do
 
         first = number * ORDERS_PER_PHASE
         with ThreadPoolExecutor(4) as pool:
-            answers = list(pool.map(lambda i: place(running, i), range(first, first + ORDERS_PER_PHASE)))
+            answers = list(
+                pool.map(lambda i: place(running, i), range(first, first + ORDERS_PER_PHASE))
+            )
         sides: dict[str, set[str]] = defaultdict(set)
         for email, status, body in answers:
             statuses.append(status)
