@@ -32,6 +32,9 @@ class StrictCharField(serializers.CharField):
     default_error_messages: ClassVar[dict[str, Any]] = {"invalid": "Must be a string."}
 
     def __init__(self, *, multi_line: bool = False, **kwargs: Any) -> None:
+        # Said in the schema: a field that may not be blank holds at least one character.
+        if not kwargs.get("allow_blank", False):
+            kwargs.setdefault("min_length", 1)
         super().__init__(**kwargs)
         self.validators.append(_printable(multi_line=multi_line))
 

@@ -67,7 +67,9 @@ class ShipmentListApi(APIView):
         },
     )
     def get(self, request: Request) -> Response:
-        filters = self.InputSerializer(data=request.query_params)
+        # A plain dict, so that ``?status=`` is refused as the schema says (from a QueryDict
+        # DRF would take an empty optional parameter for an absent one).
+        filters = self.InputSerializer(data=request.query_params.dict())
         filters.is_valid(raise_exception=True)
         status_filter = filters.validated_data.get("status")
         records = selectors.shipment_list(
