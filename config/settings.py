@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from config.env import Environment
+from config.env import Environment, secret_key_problem
 from observability.logging import configure_structlog, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -26,17 +26,34 @@ PRODUCTION = DJANGO_ENV == "production"
 # unless the variables below point there.
 VAR_DIR = Path(env.string("MONOLITHOS_VAR_DIR", str(BASE_DIR / "var")))
 
+DEVELOPMENT_SECRET_KEY = "django-insecure-development-only-never-in-production"  # noqa: S105
+# Every key ever committed to the repository: public, so production refuses them (docs/adr/0020).
+PUBLISHED_SECRET_KEYS = frozenset(
+    {
+        DEVELOPMENT_SECRET_KEY,
+        # docker-compose.yml's demo default until it required SECRET_KEY from .env.
+        "change-me-monolithos-compose-demo-key-0f3a9c2e7b1d4e8a9f6c5b3d2e1a0f9e",
+        # tests/integration/test_startup_configuration.py's, before it generated one per run.
+        "k7#Qz9!vR2@mW5$tY8^pL1&nB4*xC6(jH3)gF0_dS7+aE9=uI2",
+    }
+)
+
 if PRODUCTION:
     SECRET_KEY = env.string("SECRET_KEY")
     ALLOWED_HOSTS = env.strings("ALLOWED_HOSTS")
     DEBUG = env.boolean("DEBUG", False)
+    _key_problem = secret_key_problem(SECRET_KEY, PUBLISHED_SECRET_KEYS) if SECRET_KEY else None
+    if _key_problem:
+        env.errors.append(_key_problem)
+    if DEBUG:
+        env.errors.append(
+            "DEBUG=true is refused in production: it shows settings, SQL and tracebacks to "
+            "anyone who makes a request fail"
+        )
 else:
-    SECRET_KEY = env.string("SECRET_KEY", "django-insecure-development-only-never-in-production")
+    SECRET_KEY = env.string("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
     ALLOWED_HOSTS = env.strings("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
     DEBUG = env.boolean("DEBUG", True)
-
-if PRODUCTION and SECRET_KEY and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure")):
-    env.errors.append("SECRET_KEY must be at least 50 random characters in production")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -139,6 +156,9 @@ if not PRODUCTION:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 LOGIN_URL = "admin:login"
+# Where a login goes when its ``next`` is missing or refused (another host): the back office,
+# not Django's /accounts/profile/ (a 404 here).
+LOGIN_REDIRECT_URL = "/"
 
 # Email: console on embedded defaults, SMTP when EMAIL_HOST is set.
 EMAIL_HOST = env.optional_string("EMAIL_HOST")
@@ -390,7 +410,15 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "logistics.api.errors.exception_handler",
 }
+# The schema (/api/schema/) and its docs (/api/docs/, /api/redoc/) are staff-only in production
+# unless API_DOCS_PUBLIC=true opens them; always open in development.
+API_DOCS_PUBLIC = env.boolean("API_DOCS_PUBLIC", not PRODUCTION)
 SPECTACULAR_SETTINGS = {
+    "SERVE_PERMISSIONS": [
+        "rest_framework.permissions.AllowAny"
+        if API_DOCS_PUBLIC
+        else "rest_framework.permissions.IsAdminUser"
+    ],
     "TITLE": "Monolithos API",
     "DESCRIPTION": "Order intake (asynchronous, with Idempotency-Key), the orders it places (each "
     "with its tracking and invoice PDF) and the shipments of the logistics context: list, look "
@@ -465,13 +493,21 @@ LOG_LEVEL = env.choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO
 LOGGING = logging_config(json=LOG_FORMAT == "json", level=LOG_LEVEL)
 configure_structlog()
 
-# /metrics: open in development; in production only to these networks or this bearer token
-# (docs/adr/0004-metrics-access.md).
+# /metrics, and the details of /readyz: open in development; in production only to these
+# networks or this bearer token (docs/adr/0004-metrics-access.md). /readyz's status is public.
 METRICS_ALLOWED_NETWORKS = env.networks(
     "METRICS_ALLOWED_NETWORKS",
     ["127.0.0.1/32", "::1/128"] if PRODUCTION else ["0.0.0.0/0", "::/0"],
 )
 METRICS_TOKEN = env.optional_string("METRICS_TOKEN")
+# prometheus_client writes every metric's file there from the first sample on: a missing folder
+# was a raw traceback in every command.
+PROMETHEUS_MULTIPROC_DIR = env.optional_string("PROMETHEUS_MULTIPROC_DIR")
+if PROMETHEUS_MULTIPROC_DIR and not Path(PROMETHEUS_MULTIPROC_DIR).is_dir():
+    env.errors.append(
+        f"PROMETHEUS_MULTIPROC_DIR={PROMETHEUS_MULTIPROC_DIR!r} is not a directory: create it "
+        "(empty, shared by every process of the host) before starting, or unset it"
+    )
 
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
