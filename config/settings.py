@@ -9,6 +9,7 @@ docs/configuration.md.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -66,6 +67,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "axes",
     "observability.apps.ObservabilityConfig",
     "monolithos.apps.MonolithosConfig",
     "logistics.apps.LogisticsConfig",
@@ -90,6 +92,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # Last, as django-axes asks: it answers a locked-out login (429) for any view.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -131,6 +135,33 @@ for _database in DATABASES.values():
 
 DATABASE_ROUTERS = ["config.routers.OwnershipRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# django-axes first: it refuses a locked-out login before a password is hashed.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# How many proxies in front of the app set X-Forwarded-For: 0 (the default) trusts only the
+# peer's address, so a client cannot pick its own by sending the header. The API's throttles
+# and the login lockout count per address with this.
+TRUSTED_PROXY_COUNT = env.integer("TRUSTED_PROXY_COUNT", 0, minimum=0)
+
+# Logins (admin and back office, one form): django-axes locks a username out of an address
+# after LOGIN_FAILURE_LIMIT wrong passwords, for LOGIN_LOCKOUT_MINUTES from the last one
+# (docs/adr/0020). Attempts and lockouts are in the admin (Axes: Access attempts, Access
+# failures) and counted in monolithos_login_failures_total / monolithos_login_lockouts_total.
+AXES_FAILURE_LIMIT = env.integer("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env.integer("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# Successful logins are not recorded: the access log would keep every staff login forever.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXY_COUNT or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if TRUSTED_PROXY_COUNT else ("REMOTE_ADDR",)
+)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -385,9 +416,12 @@ if NOTIFICATION_RETENTION_DAYS <= OUTBOX_RETENTION_DAYS:
 # throttled per user and per anonymous client through the default cache (CACHE_URL).
 API_THROTTLE_USER = env.string("API_THROTTLE_USER", "600/minute")
 API_THROTTLE_ANON = env.string("API_THROTTLE_ANON", "60/minute")
+# Failed token authentications per client address (httpapi.authentication): past it, 429.
+API_THROTTLE_TOKEN_FAILURES = env.string("API_THROTTLE_TOKEN_FAILURES", "10/minute")
 for _name, _rate in (
     ("API_THROTTLE_USER", API_THROTTLE_USER),
     ("API_THROTTLE_ANON", API_THROTTLE_ANON),
+    ("API_THROTTLE_TOKEN_FAILURES", API_THROTTLE_TOKEN_FAILURES),
 ):
     _count, _, _period = _rate.partition("/")
     # DRF would only fail on the first request; the period is read from its first letter.
@@ -396,7 +430,7 @@ for _name, _rate in (
 REST_FRAMEWORK = {
     # Token first, so that an anonymous request gets 401 with ``WWW-Authenticate: Token``.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "httpapi.authentication.GuardedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -406,7 +440,12 @@ REST_FRAMEWORK = {
         "logistics.api.throttling.AnonRateThrottle",
         "logistics.api.throttling.UserRateThrottle",
     ],
-    "DEFAULT_THROTTLE_RATES": {"anon": API_THROTTLE_ANON, "user": API_THROTTLE_USER},
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": API_THROTTLE_ANON,
+        "user": API_THROTTLE_USER,
+        "token_failures": API_THROTTLE_TOKEN_FAILURES,
+    },
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "logistics.api.errors.exception_handler",
 }

@@ -11,5 +11,5 @@ class ObservabilityConfig(AppConfig):
 
     def ready(self) -> None:
         # Connect the receivers: unhandled exceptions to the final log line, trace ids into and
-        # out of Celery messages.
-        from observability import middleware, tasks  # noqa: F401
+        # out of Celery messages, failed and locked-out logins to their counters.
+        from observability import logins, middleware, tasks  # noqa: F401

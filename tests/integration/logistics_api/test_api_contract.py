@@ -105,7 +105,11 @@ def test_every_answer_of_the_api_is_one_its_schema_documents(
     # Hundreds of requests in a few seconds: the throttle is not what this test is about.
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"user": "100000/minute", "anon": "100000/minute"},
+        "DEFAULT_THROTTLE_RATES": {
+            "user": "100000/minute",
+            "anon": "100000/minute",
+            "token_failures": "100000/minute",
+        },
     }
     # Some dispatches fail, so the 202 (still pending) answer is exercised too.
     supplier.set_chaos(failure_rate=0.5)
