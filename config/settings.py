@@ -67,8 +67,10 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "axes",
     "observability.apps.ObservabilityConfig",
+    "httpapi.apps.HttpApiConfig",
     "monolithos.apps.MonolithosConfig",
     "logistics.apps.LogisticsConfig",
     "notifications.apps.NotificationsConfig",
@@ -434,7 +436,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON; in development also DRF's browsable API, for a browser (Accept: text/html).
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        *(["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+    ],
     "DEFAULT_PARSER_CLASSES": ["httpapi.parsers.JSONParser"],
     "DEFAULT_THROTTLE_CLASSES": [
         "logistics.api.throttling.AnonRateThrottle",
@@ -464,6 +470,11 @@ SPECTACULAR_SETTINGS = {
     "up, dispatch, cancel, track.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and ReDoc from the project's own static files (drf-spectacular-sidecar): the
+    # docs work offline and load nothing from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # Three "status" enums (shipments, order requests, orders): each gets its own name.
     "ENUM_NAME_OVERRIDES": {
         "ShipmentStatusEnum": "logistics.api.serializers.STATUS_CHOICES",

@@ -159,26 +159,35 @@ def test_every_secret_key_committed_to_the_repository_is_refused_in_production()
 
 
 # Run inside a production process: what an anonymous client outside the metrics allow-list
-# gets from the schema, the docs and /readyz, and what a staff member gets from the schema.
+# gets from the schema, the docs and /readyz, and what a staff member gets from the schema and
+# from the API when asking for HTML.
 ANONYMOUS_VISIT = """
-import json
+import json, os
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 client = APIClient(REMOTE_ADDR="203.0.113.9", HTTP_HOST="monolithos.example")
 seen = {}
-for path in ("/api/schema/", "/api/docs/", "/readyz"):
+for path in os.environ["VISIT"].split(","):
     response = client.get(path, secure=True)
     json_body = response["Content-Type"] == "application/json"
     seen[path] = [response.status_code, response.json() if json_body else None]
 client.force_authenticate(User(username="staff", is_staff=True))
 seen["staff"] = [client.get("/api/schema/", secure=True).status_code, None]
+browser = client.get("/api/v1/shipments/", secure=True, HTTP_ACCEPT="text/html")
+seen["browser"] = [browser.status_code, browser["Content-Type"]]
 print(json.dumps(seen))
 """
 
 
-def anonymous_visit(tmp_path: Path, **variables: str) -> dict[str, list]:
+def anonymous_visit(tmp_path: Path, paths: str, **variables: str) -> dict[str, list]:
     result = manage(
-        "shell", "-c", ANONYMOUS_VISIT, **PRODUCTION, MONOLITHOS_VAR_DIR=str(tmp_path), **variables
+        "shell",
+        "-c",
+        ANONYMOUS_VISIT,
+        **PRODUCTION,
+        MONOLITHOS_VAR_DIR=str(tmp_path),
+        VISIT=paths,
+        **variables,
     )
     assert result.returncode == 0, result.stderr
     seen: dict[str, list] = json.loads(result.stdout.splitlines()[-1])
@@ -188,7 +197,7 @@ def anonymous_visit(tmp_path: Path, **variables: str) -> dict[str, list]:
 def test_production_keeps_the_schema_and_docs_to_staff_and_readiness_details_to_operators(
     tmp_path,
 ):
-    seen = anonymous_visit(tmp_path)
+    seen = anonymous_visit(tmp_path, "/api/schema/,/api/docs/,/readyz")
 
     for path in ("/api/schema/", "/api/docs/"):
         status, body = seen[path]
@@ -198,12 +207,20 @@ def test_production_keeps_the_schema_and_docs_to_staff_and_readiness_details_to_
             "extra": {},
         }
     assert seen["staff"][0] == 200
+    # No browsable API in production: a browser asking for HTML is told so, in JSON.
+    assert seen["browser"] == [406, "application/json"]
     status, body = seen["/readyz"]
     assert body == {"status": "ok" if status == 200 else "unavailable"}
 
 
 def test_api_docs_public_opens_the_schema_and_docs_in_production(tmp_path):
-    seen = anonymous_visit(tmp_path, API_DOCS_PUBLIC="true", METRICS_ALLOWED_NETWORKS="0.0.0.0/0")
+    # The docs' pages need collectstatic's manifest in production (the image's build runs it).
+    seen = anonymous_visit(
+        tmp_path,
+        "/api/schema/,/readyz",
+        API_DOCS_PUBLIC="true",
+        METRICS_ALLOWED_NETWORKS="0.0.0.0/0",
+    )
 
     assert seen["/api/schema/"][0] == 200
     assert seen["/readyz"][1].keys() == {"status", "failed", "checks"}
