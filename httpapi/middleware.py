@@ -24,7 +24,7 @@ from rest_framework.response import Response
 from httpapi.errors import error_response, under_api
 from observability import trace
 
-_KEPT_HEADERS_EXCLUDED = {"content-type", "content-length"}
+_NOT_COPIED = {"content-type", "content-length"}
 
 
 class ApiErrorsMiddleware:
@@ -82,6 +82,6 @@ def _as_json(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBa
     else:
         replacement = error_response(request, status)
     for name, value in response.items():
-        if name.lower() not in _KEPT_HEADERS_EXCLUDED:
+        if name.lower() not in _NOT_COPIED:
             replacement[name] = value
     return replacement
