@@ -443,8 +443,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PARSER_CLASSES": ["httpapi.parsers.JSONParser"],
     "DEFAULT_THROTTLE_CLASSES": [
-        "logistics.api.throttling.AnonRateThrottle",
-        "logistics.api.throttling.UserRateThrottle",
+        "httpapi.throttling.AnonRateThrottle",
+        "httpapi.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": API_THROTTLE_ANON,

@@ -15,7 +15,7 @@ from django.test import Client
 from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 
-from httpapi.authentication import TokenFailureThrottle
+from httpapi.throttling import TokenFailureThrottle
 from tests.factories import StaffUserFactory
 from tests.integration.logistics_api.factories import token_for
 

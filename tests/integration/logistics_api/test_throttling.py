@@ -19,7 +19,7 @@ ClientAs = Callable[[User], APIClient]
 @pytest.fixture
 def tiny_rates(settings: Any) -> None:
     # Replacing the whole dict fires setting_changed, on which DRF reloads api_settings; our
-    # throttles read their rate from there on each request (logistics/api/throttling.py).
+    # throttles read their rate from there on each request (httpapi/throttling.py).
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {"user": "2/minute", "anon": "1/minute", "token_failures": None},
