@@ -37,6 +37,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 # The project runs from its source tree in /app (WORKDIR + PYTHONPATH), as in development.
 COPY manage.py ./
 COPY config ./config
+COPY httpapi ./httpapi
 COPY logistics ./logistics
 COPY monolithos ./monolithos
 COPY notifications ./notifications
@@ -45,10 +46,14 @@ COPY outbox ./outbox
 COPY strangler ./strangler
 COPY supplier_sim ./supplier_sim
 
-# Static files are baked into the image; collectstatic needs no database and no secrets, so the
-# development settings are enough here. /app/var/media is created owned by the app user so that
-# a fresh named volume mounted there inherits that ownership.
-RUN DJANGO_ENV=development python manage.py collectstatic --noinput \
+# Static files are baked into the image, with production's storage: it writes the manifest of
+# hashed names that production reads (the admin's files, Swagger UI's and ReDoc's); without it
+# every page naming a static file fails. collectstatic needs no database; the key is one of its
+# own, thrown away. /app/var/media is created owned by the app user so that a fresh named
+# volume mounted there inherits that ownership.
+RUN DJANGO_ENV=production ALLOWED_HOSTS=build LEGACY_SHOP_API_OPEN=true \
+    SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+    python manage.py collectstatic --noinput \
     && mkdir -p /app/var/media \
     && chown -R app:app /app/var
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -159,6 +159,26 @@ class Environment:
         if self.errors:
             lines = "\n".join(f"  - {error}" for error in self.errors)
             raise InvalidConfiguration(f"Invalid configuration:\n{lines}")
+
+
+def secret_key_problem(key: str, published: Collection[str]) -> str | None:
+    """Why ``key`` cannot sign production sessions, or None; never repeats the key.
+
+    Django's own check (security.W009) only warns, and passes a key of fifty ``a``: here fewer
+    than 50 characters or 5 distinct ones, the ``django-insecure`` prefix, and any key ever
+    published with the project, which anyone can sign sessions and password resets with.
+    """
+    if key in published:
+        return (
+            "SECRET_KEY is one published with the project (docker-compose.yml, the development "
+            "default, a test): anyone can sign sessions with it; generate one"
+        )
+    if len(key) < 50 or len(set(key)) < 5 or key.startswith("django-insecure"):
+        return (
+            "SECRET_KEY must be at least 50 random characters in production, with at least 5 "
+            "distinct ones"
+        )
+    return None
 
 
 def sqlite_database(path: str) -> dict[str, Any]:

@@ -10,10 +10,11 @@ docs/configuration.md.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from config.env import Environment
+from config.env import Environment, secret_key_problem
 from observability.logging import configure_structlog, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -27,17 +28,34 @@ PRODUCTION = DJANGO_ENV == "production"
 # unless the variables below point there.
 VAR_DIR = Path(env.string("MONOLITHOS_VAR_DIR", str(BASE_DIR / "var")))
 
+DEVELOPMENT_SECRET_KEY = "django-insecure-development-only-never-in-production"  # noqa: S105
+# Every key ever committed to the repository: public, so production refuses them (docs/adr/0020).
+PUBLISHED_SECRET_KEYS = frozenset(
+    {
+        DEVELOPMENT_SECRET_KEY,
+        # docker-compose.yml's demo default until it required SECRET_KEY from .env.
+        "change-me-monolithos-compose-demo-key-0f3a9c2e7b1d4e8a9f6c5b3d2e1a0f9e",
+        # tests/integration/test_startup_configuration.py's, before it generated one per run.
+        "k7#Qz9!vR2@mW5$tY8^pL1&nB4*xC6(jH3)gF0_dS7+aE9=uI2",
+    }
+)
+
 if PRODUCTION:
     SECRET_KEY = env.string("SECRET_KEY")
     ALLOWED_HOSTS = env.strings("ALLOWED_HOSTS")
     DEBUG = env.boolean("DEBUG", False)
+    _key_problem = secret_key_problem(SECRET_KEY, PUBLISHED_SECRET_KEYS) if SECRET_KEY else None
+    if _key_problem:
+        env.errors.append(_key_problem)
+    if DEBUG:
+        env.errors.append(
+            "DEBUG=true is refused in production: it shows settings, SQL and tracebacks to "
+            "anyone who makes a request fail"
+        )
 else:
-    SECRET_KEY = env.string("SECRET_KEY", "django-insecure-development-only-never-in-production")
+    SECRET_KEY = env.string("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
     ALLOWED_HOSTS = env.strings("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
     DEBUG = env.boolean("DEBUG", True)
-
-if PRODUCTION and SECRET_KEY and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure")):
-    env.errors.append("SECRET_KEY must be at least 50 random characters in production")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -51,7 +69,10 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "django_structlog",
+    "drf_spectacular_sidecar",
+    "axes",
     "observability.apps.ObservabilityConfig",
+    "httpapi.apps.HttpApiConfig",
     "monolithos.apps.MonolithosConfig",
     "logistics.apps.LogisticsConfig",
     "notifications.apps.NotificationsConfig",
@@ -65,6 +86,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django_structlog.middlewares.RequestMiddleware",
+    # Under /api/: an oversized body refused at once (413), every error answered in JSON.
+    "httpapi.middleware.ApiErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -74,6 +97,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # Last, as django-axes asks: it answers a locked-out login (429) for any view.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -116,6 +141,35 @@ for _database in DATABASES.values():
 DATABASE_ROUTERS = ["config.routers.OwnershipRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# django-axes first: it refuses a locked-out login before a password is hashed.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# How many proxies in front of the app set X-Forwarded-For: 0 (the default) trusts only the
+# peer's address, so a client cannot pick its own by sending the header. The API's throttles
+# and the login lockout count per address with this.
+TRUSTED_PROXY_COUNT = env.integer("TRUSTED_PROXY_COUNT", 0, minimum=0)
+
+# Logins (admin and back office, one form): django-axes locks a username out of an address
+# after LOGIN_FAILURE_LIMIT wrong passwords, for LOGIN_LOCKOUT_MINUTES from the last one
+# (docs/adr/0020). Attempts and lockouts are in the admin (Axes: Access attempts, Access
+# failures) and counted in monolithos_login_failures_total / monolithos_login_lockouts_total.
+AXES_FAILURE_LIMIT = env.integer("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env.integer("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# Successful logins are not recorded: the access log would keep every staff login forever.
+AXES_DISABLE_ACCESS_LOG = True
+# Its start-up banner on every process and command says nothing an operator needs.
+AXES_VERBOSE = False
+AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXY_COUNT or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if TRUSTED_PROXY_COUNT else ("REMOTE_ADDR",)
+)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -140,6 +194,9 @@ if not PRODUCTION:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 LOGIN_URL = "admin:login"
+# Where a login goes when its ``next`` is missing or refused (another host): the back office,
+# not Django's /accounts/profile/ (a 404 here).
+LOGIN_REDIRECT_URL = "/"
 
 # Email: console on embedded defaults, SMTP when EMAIL_HOST is set.
 EMAIL_HOST = env.optional_string("EMAIL_HOST")
@@ -368,9 +425,12 @@ if NOTIFICATION_RETENTION_DAYS <= OUTBOX_RETENTION_DAYS:
 # throttled per user and per anonymous client through the default cache (CACHE_URL).
 API_THROTTLE_USER = env.string("API_THROTTLE_USER", "600/minute")
 API_THROTTLE_ANON = env.string("API_THROTTLE_ANON", "60/minute")
+# Failed token authentications per client address (httpapi.authentication): past it, 429.
+API_THROTTLE_TOKEN_FAILURES = env.string("API_THROTTLE_TOKEN_FAILURES", "10/minute")
 for _name, _rate in (
     ("API_THROTTLE_USER", API_THROTTLE_USER),
     ("API_THROTTLE_ANON", API_THROTTLE_ANON),
+    ("API_THROTTLE_TOKEN_FAILURES", API_THROTTLE_TOKEN_FAILURES),
 ):
     _count, _, _period = _rate.partition("/")
     # DRF would only fail on the first request; the period is read from its first letter.
@@ -379,27 +439,49 @@ for _name, _rate in (
 REST_FRAMEWORK = {
     # Token first, so that an anonymous request gets 401 with ``WWW-Authenticate: Token``.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "httpapi.authentication.GuardedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_THROTTLE_CLASSES": [
-        "logistics.api.throttling.AnonRateThrottle",
-        "logistics.api.throttling.UserRateThrottle",
+    # JSON; in development also DRF's browsable API, for a browser (Accept: text/html).
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        *(["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     ],
-    "DEFAULT_THROTTLE_RATES": {"anon": API_THROTTLE_ANON, "user": API_THROTTLE_USER},
+    "DEFAULT_PARSER_CLASSES": ["httpapi.parsers.JSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "httpapi.throttling.AnonRateThrottle",
+        "httpapi.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": API_THROTTLE_ANON,
+        "user": API_THROTTLE_USER,
+        "token_failures": API_THROTTLE_TOKEN_FAILURES,
+    },
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "logistics.api.errors.exception_handler",
 }
+# The schema (/api/schema/) and its docs (/api/docs/, /api/redoc/) are staff-only in production
+# unless API_DOCS_PUBLIC=true opens them; always open in development.
+API_DOCS_PUBLIC = env.boolean("API_DOCS_PUBLIC", not PRODUCTION)
 SPECTACULAR_SETTINGS = {
+    "SERVE_PERMISSIONS": [
+        "rest_framework.permissions.AllowAny"
+        if API_DOCS_PUBLIC
+        else "rest_framework.permissions.IsAdminUser"
+    ],
     "TITLE": "Monolithos API",
     "DESCRIPTION": "Order intake (asynchronous, with Idempotency-Key), the orders it places (each "
     "with its tracking and invoice PDF) and the shipments of the logistics context: list, look "
     "up, dispatch, cancel, track.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and ReDoc from the project's own static files (drf-spectacular-sidecar): the
+    # docs work offline and load nothing from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # Three "status" enums (shipments, order requests, orders): each gets its own name.
     "ENUM_NAME_OVERRIDES": {
         "ShipmentStatusEnum": "logistics.api.serializers.STATUS_CHOICES",
@@ -407,6 +489,14 @@ SPECTACULAR_SETTINGS = {
         "OrderStatusEnum": "monolithos.models.Order.STATUS_CHOICES",
     },
 }
+
+# Everything under API_PATH_PREFIX answers its errors in JSON (httpapi): the documented body
+# {"message", "extra"}, except the legacy shop's routes, which keep their {"error"} (ADR 0020).
+API_PATH_PREFIX = "/api/"
+API_LEGACY_SHOP_PREFIX = "/api/orders/"
+# The largest request body (form or JSON) read, in bytes; larger is a 413 under /api/. The
+# largest valid order is about 25 KB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.integer("DATA_UPLOAD_MAX_MEMORY_SIZE", 262_144, minimum=1024)
 
 # Idempotency-Key on POST /api/v1/orders/ (monolithos/intake.py): an order request, and so its
 # key, is kept this long after it was processed.
@@ -479,13 +569,21 @@ DJANGO_STRUCTLOG_CELERY_ENABLED = True
 DJANGO_STRUCTLOG_CELERY_DEFAULT_LOG_LEVEL = logging.INFO
 DJANGO_STRUCTLOG_CELERY_TASK_START_LOG_LEVEL = logging.DEBUG
 
-# /metrics: open in development; in production only to these networks or this bearer token
-# (docs/adr/0004-metrics-access.md).
+# /metrics, and the details of /readyz: open in development; in production only to these
+# networks or this bearer token (docs/adr/0004-metrics-access.md). /readyz's status is public.
 METRICS_ALLOWED_NETWORKS = env.networks(
     "METRICS_ALLOWED_NETWORKS",
     ["127.0.0.1/32", "::1/128"] if PRODUCTION else ["0.0.0.0/0", "::/0"],
 )
 METRICS_TOKEN = env.optional_string("METRICS_TOKEN")
+# prometheus_client writes every metric's file there from the first sample on: a missing folder
+# was a raw traceback in every command.
+PROMETHEUS_MULTIPROC_DIR = env.optional_string("PROMETHEUS_MULTIPROC_DIR")
+if PROMETHEUS_MULTIPROC_DIR and not Path(PROMETHEUS_MULTIPROC_DIR).is_dir():
+    env.errors.append(
+        f"PROMETHEUS_MULTIPROC_DIR={PROMETHEUS_MULTIPROC_DIR!r} is not a directory: create it "
+        "(empty, shared by every process of the host) before starting, or unset it"
+    )
 
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

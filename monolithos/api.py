@@ -20,6 +20,7 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
     extend_schema_field,
+    extend_schema_serializer,
 )
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
@@ -27,6 +28,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from httpapi import schema
+from httpapi.fields import StrictCharField, StrictEmailField, StrictIntegerField
 from monolithos import intake
 from monolithos.models import Order, OrderRequest
 from monolithos.order_api import OrderLinksSerializer, order_links
@@ -41,8 +44,8 @@ RETRY_AFTER_SECONDS = 1
 
 
 class OrderLineInput(serializers.Serializer[Any]):
-    sku = serializers.CharField(max_length=LIMITS.max_sku_length)
-    quantity = serializers.IntegerField(min_value=1, max_value=LIMITS.max_quantity)
+    sku = StrictCharField(max_length=LIMITS.max_sku_length)
+    quantity = StrictIntegerField(min_value=1, max_value=LIMITS.max_quantity)
 
 
 class PlacedOrderSerializer(serializers.Serializer[Any]):
@@ -77,15 +80,6 @@ class OrderRequestSerializer(serializers.Serializer[Any]):
         return {"self": reverse("orders_api:order_request", args=[request.pk])}
 
 
-class IntakeErrorSerializer(serializers.Serializer[Any]):
-    message = serializers.CharField()
-    extra = serializers.DictField()
-
-
-def error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(IntakeErrorSerializer, description)
-
-
 def follow(request: OrderRequest, *, status: int, headers: dict[str, str]) -> Response:
     body = OrderRequestSerializer(request).data
     headers = dict(headers)
@@ -94,24 +88,30 @@ def follow(request: OrderRequest, *, status: int, headers: dict[str, str]) -> Re
     return Response(body, status=status, headers=headers)
 
 
+def _is_key(key: str) -> bool:
+    """An Idempotency-Key is a token: printable ASCII without spaces, as the schema says."""
+    return 0 < len(key) <= intake.MAX_KEY_LENGTH and all("!" <= char <= "~" for char in key)
+
+
 class OrderAcceptApi(APIView):
+    @extend_schema_serializer(component_name="NewOrder")
     class InputSerializer(serializers.Serializer[Any]):
         # The limits are the placement contract's (monolithos.placement.LIMITS), which the
-        # shipment's contract also accepts.
-        customer_name = serializers.CharField(max_length=LIMITS.max_name_length)
-        customer_email = serializers.EmailField(
+        # shipment's contract also accepts; JSON types are taken as typed (httpapi.fields).
+        customer_name = StrictCharField(max_length=LIMITS.max_name_length)
+        customer_email = StrictEmailField(
             max_length=LIMITS.max_email_length,
             help_text="Your account's email, unless you may place orders for any customer.",
         )
-        shipping_address = serializers.CharField(max_length=LIMITS.max_address_length)
-        discount_code = serializers.CharField(
+        shipping_address = StrictCharField(max_length=LIMITS.max_address_length, multi_line=True)
+        discount_code = StrictCharField(
             max_length=LIMITS.max_discount_code_length,
             required=False,
             allow_blank=True,
             default="",
         )
         lines = serializers.ListField(
-            child=OrderLineInput(), allow_empty=False, max_length=LIMITS.max_lines
+            child=OrderLineInput(), min_length=1, max_length=LIMITS.max_lines
         )
 
     @extend_schema(
@@ -121,7 +121,12 @@ class OrderAcceptApi(APIView):
         parameters=[
             OpenApiParameter(
                 IDEMPOTENCY_HEADER,
-                str,
+                {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": intake.MAX_KEY_LENGTH,
+                    "pattern": r"^[\u0021-\u007e]+$",
+                },
                 OpenApiParameter.HEADER,
                 description="Makes a retried POST return the first request (kept 24 h).",
             )
@@ -130,10 +135,9 @@ class OrderAcceptApi(APIView):
             202: OpenApiResponse(
                 OrderRequestSerializer, "Accepted: the order request, and where to follow it."
             ),
-            400: error("Invalid input; `extra.fields` says which and why. Nothing was written."),
-            401: error("No valid credentials (send `Authorization: Token ...`)."),
-            422: error("This Idempotency-Key was used with a different body."),
-            429: error("Too many requests: try again after `Retry-After` s."),
+            422: schema.error("This Idempotency-Key was used with a different body."),
+            **schema.WITH_BODY,
+            **schema.ANY_REQUEST,
         },
     )
     def post(self, request: Request) -> Response:
@@ -142,9 +146,13 @@ class OrderAcceptApi(APIView):
         payload = dict(serializer.validated_data)
         payload["lines"] = [dict(line) for line in payload["lines"]]
         key = request.headers.get(IDEMPOTENCY_HEADER)
-        if key is not None and (not key.strip() or len(key) > intake.MAX_KEY_LENGTH):
+        if key is not None and not _is_key(key):
             raise ValidationError(
-                {IDEMPOTENCY_HEADER: [f"must be 1 to {intake.MAX_KEY_LENGTH} characters"]}
+                {
+                    IDEMPOTENCY_HEADER: [
+                        f"must be 1 to {intake.MAX_KEY_LENGTH} printable ASCII characters"
+                    ]
+                }
             )
         user = request.user
         assert user.pk is not None  # the API admits authenticated users only
@@ -171,8 +179,8 @@ class OrderRequestApi(APIView):
             200: OpenApiResponse(
                 OrderRequestSerializer, "The request; `Retry-After` while still received."
             ),
-            401: error("No valid credentials (send `Authorization: Token ...`)."),
-            404: error("No such request among this client's."),
+            404: schema.error("No such request among this client's."),
+            **schema.ANY_REQUEST,
         },
     )
     def get(self, request: Request, request_id: int) -> Response:

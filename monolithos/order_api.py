@@ -32,6 +32,8 @@ from rest_framework.response import Response
 from rest_framework.status import HTTP_202_ACCEPTED
 from rest_framework.views import APIView
 
+from httpapi import schema
+from httpapi.schema import error
 from logistics.public import ShipmentStatus
 from monolithos import invoicing, selectors
 from monolithos.models import Order
@@ -60,19 +62,9 @@ def order_links(order: Order) -> dict[str, str]:
     }
 
 
-class OrderApiErrorSerializer(serializers.Serializer[Any]):
-    message = serializers.CharField()
-    extra = serializers.DictField()
-
-
-def error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(OrderApiErrorSerializer, description)
-
-
 ERRORS_OF_ANY_REQUEST = {
-    401: error("No valid credentials (send `Authorization: Token ...`)."),
     404: error("No such order, or not one of yours."),
-    429: error("Too many requests: try again after `Retry-After` s."),
+    **schema.ANY_REQUEST,
 }
 
 
@@ -193,9 +185,8 @@ class OrderInvoiceApi(APIView):
             202: OpenApiResponse(
                 PendingSerializer, "Being rendered: ask again after `Retry-After` s."
             ),
-            401: ERRORS_OF_ANY_REQUEST[401],
             404: error("No such order, not one of yours, or an order without an invoice."),
-            429: ERRORS_OF_ANY_REQUEST[429],
+            **schema.ANY_REQUEST,
         },
     )
     def get(self, request: Request, order_id: int) -> FileResponse | Response:

@@ -25,6 +25,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import prefetch_related_objects
 
+from httpapi.text import text_problem
 from logistics.public import (
     CREATE_SHIPMENT_TASK,
     SHIPMENT_LIMITS,
@@ -101,14 +102,16 @@ class OrderMails(Protocol):
 # ---------------------------------------------------------------------- the input contract
 
 
-def _text(data: Mapping[str, Any], field: str, limit: int) -> str:
+def _text(data: Mapping[str, Any], field: str, limit: int, *, multi_line: bool = False) -> str:
     value = data.get(field)
     if not value or not isinstance(value, str) or not value.strip():
         raise OrderError(f"{field} is required", field)
     if len(value) > limit:
         raise OrderError(f"{field} is too long (at most {limit} characters)", field)
-    if "\x00" in value:
-        raise OrderError(f"{field} must not contain NUL characters", field)
+    # NUL, control characters, lone surrogates: the same rule as the API's fields.
+    problem = text_problem(value.strip(), multi_line=multi_line)
+    if problem is not None:
+        raise OrderError(f"{field} {problem}", field)
     return value.strip()
 
 
@@ -121,6 +124,9 @@ def _email(data: Mapping[str, Any]) -> str:
             f"customer_email is too long (at most {LIMITS.max_email_length} characters)",
             "customer_email",
         )
+    problem = text_problem(email)
+    if problem is not None:
+        raise OrderError(f"customer_email {problem}", "customer_email")
     try:
         validate_email(email)
     except ValidationError:
@@ -155,7 +161,7 @@ def _merged_lines(data: Mapping[str, Any]) -> dict[str, int]:
         sku, quantity = line.get("sku"), line.get("quantity")
         if not sku or not isinstance(sku, str):
             raise OrderError("each line needs a sku and a quantity", "lines")
-        if len(sku) > LIMITS.max_sku_length or "\x00" in sku:
+        if len(sku) > LIMITS.max_sku_length or text_problem(sku) is not None:
             raise OrderError(f"unknown sku: {sku[: LIMITS.max_sku_length]}", "lines")
         if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
             raise OrderError(f"invalid quantity for {sku}", "lines")
@@ -176,7 +182,7 @@ def validate(data: object, *, repo: PlacementRepository) -> CleanOrder:
         raise OrderError("request body must be a JSON object")
     email = _email(data)
     name = _text(data, "customer_name", LIMITS.max_name_length)
-    address = _text(data, "shipping_address", LIMITS.max_address_length)
+    address = _text(data, "shipping_address", LIMITS.max_address_length, multi_line=True)
     code = _discount_code(data)
     merged = _merged_lines(data)
     products: dict[str, Product] = {}

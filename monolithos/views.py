@@ -23,7 +23,9 @@ def order_list(request):
     status = request.GET.get("status")
     orders = Order.objects.all()
     if status:
-        orders = orders.filter(status=status)
+        # Only a known status reaches the query: a NUL in it was a 500 on PostgreSQL (LEGACY.md).
+        known = status in dict(Order.STATUS_CHOICES)
+        orders = orders.filter(status=status) if known else Order.objects.none()
     # order.customer in the template runs one query per row.
     return render(request, "monolithos/order_list.html", {"orders": orders[:50], "status": status})
 

@@ -10,6 +10,7 @@ class ObservabilityConfig(AppConfig):
     verbose_name = "Observability"
 
     def ready(self) -> None:
-        # Connect the receivers of django-structlog's signals: the trace id and the final line's
-        # fields of every request, the trace id into and out of Celery messages.
-        from observability import request_log, tasks  # noqa: F401
+        # Connect the receivers: django-structlog's signals (the trace id and the final line's
+        # fields of every request), trace ids into and out of Celery messages, failed and
+        # locked-out logins to their counters.
+        from observability import logins, request_log, tasks  # noqa: F401

@@ -128,3 +128,21 @@ def order_placement(side: str, *, rejected: tuple[type[BaseException], ...] = ()
 def supplier_outcome(status_code: int) -> str:
     """A supplier answer's outcome: server errors and throttling are errors, the rest answered."""
     return "error" if status_code >= 500 or status_code == 429 else "ok"
+
+
+LOGIN_FAILURES = Counter(
+    "monolithos_login_failures",
+    "Failed logins to the back office and admin (a wrong password), counted from Django's "
+    "user_login_failed.",
+)
+LOGIN_LOCKOUTS = Counter(
+    "monolithos_login_lockouts",
+    "Logins refused because django-axes locked the username from that address out, counted from "
+    "its user_locked_out signal (one per refused attempt).",
+)
+API_TOKEN_FAILURES = Counter(
+    "monolithos_api_token_failures",
+    "API requests with a token that authenticated no one, by outcome: refused (401) or "
+    "throttled (429: too many failures from that address).",
+    ["outcome"],
+)

@@ -1,4 +1,8 @@
-"""Operational endpoints: /healthz, /readyz and /metrics."""
+"""Operational endpoints: /healthz, /readyz and /metrics.
+
+/readyz answers its status to anyone and its details only to whoever may read /metrics
+(``metrics_access_allowed``).
+"""
 
 from __future__ import annotations
 
@@ -29,7 +33,11 @@ def readyz(request: HttpRequest) -> JsonResponse:
     failed = sorted(name for name, result in checks.items() if not result["ok"])
     degraded = any(result.get("degraded") for result in checks.values())
     status = "unavailable" if failed else "degraded" if degraded else "ok"
-    body = {"status": status, "failed": failed, "checks": checks}
+    # The status is for every load balancer; which dependency failed, the breaker's state and
+    # what is owed are for the operators, as /metrics is.
+    body: dict[str, object] = {"status": status}
+    if metrics_access_allowed(request):
+        body.update(failed=failed, checks=checks)
     return JsonResponse(body, status=503 if failed else 200)
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts `make run` in the background, checks that the legacy pages, the admin, readiness and the
-# supplier simulator answer, then stops it. Used by CI to prove the README's run command works.
+# supplier simulator answer, then stops it as Ctrl-C does: every process must stop on its own
+# within honcho's 5 s, none by SIGKILL. Used by CI to prove the README's run command works.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,7 @@ check() {  # url expected-status [request header]
 }
 
 check http://127.0.0.1:8090/health 200
+check http://127.0.0.1:8090/ 200   # the simulator's root lists its endpoints
 check http://127.0.0.1:8000/admin/login/ 200
 check http://127.0.0.1:8000/orders/ 302
 check http://127.0.0.1:8000/readyz 200   # both databases and the Celery broker
@@ -55,8 +57,22 @@ done
 [ "$number" != "-" ] || { echo "FAIL order request $follow not placed: $placed"; cat "$log"; exit 1; }
 echo "ok   order request placed by the intake worker as $number"
 check "http://127.0.0.1:8000$invoice" 200 "Authorization: Token $token"
+mailed=""
 for _ in $(seq 1 120); do
-  grep -q "Subject: Your order $number" "$log" && { echo "ok   confirmation mail for $number sent by the worker"; exit 0; }
+  grep -q "Subject: Your order $number" "$log" && { mailed=yes; break; }
   sleep 0.5
 done
-echo "FAIL no confirmation mail for $number"; cat "$log"; exit 1
+[ -n "$mailed" ] || { echo "FAIL no confirmation mail for $number"; cat "$log"; exit 1; }
+echo "ok   confirmation mail for $number sent by the worker"
+
+# Ctrl-C: honcho gets SIGINT, sends each process SIGTERM and SIGKILLs what is left after 5 s.
+honcho=$(pgrep -P "$pid" -f "honcho -f Procfile start")  # make exec-s it: its child
+started=$(date +%s)
+kill -INT "$honcho"
+wait "$pid" 2>/dev/null || true
+trap - EXIT
+took=$(( $(date +%s) - started ))
+if grep -q "sending SIGKILL" "$log"; then
+  echo "FAIL Ctrl-C: honcho had to SIGKILL:"; grep "sending SIGKILL" "$log"; exit 1
+fi
+echo "ok   Ctrl-C stopped every process on its own in ${took} s"

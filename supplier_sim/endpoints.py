@@ -51,6 +51,12 @@ class Route:
     # Supplier routes are the simulated third-party API: logged and subject to chaos. The rest
     # are test aids that must stay reliable to be useful.
     supplier: bool
+    summary: str = ""
+
+    @property
+    def path(self) -> str:
+        """The route as people write it: ``/v1/dispatches/{reference}``."""
+        return self.pattern.pattern.replace("([^/]+)", "{reference}")
 
 
 def error(status: int, message: str, headers: tuple[tuple[str, str], ...] = ()) -> Reply:
@@ -132,15 +138,48 @@ def reset(call: Call) -> Reply:
     return Reply(200, {"status": "reset"})
 
 
+def index(call: Call) -> Reply:
+    """What the simulator serves, for whoever opens its root in a browser."""
+    return Reply(
+        200,
+        {
+            "service": "Supplier Protocol API (simulator)",
+            "endpoints": [
+                {
+                    "methods": sorted(route.methods),
+                    "path": route.path,
+                    "summary": route.summary,
+                    "chaos": route.supplier,
+                }
+                for route in ROUTES
+                if route.summary
+            ],
+        },
+    )
+
+
 ROUTES: tuple[Route, ...] = (
-    Route(re.compile(r"/health"), {"GET": health}, supplier=False),
-    Route(re.compile(r"/v1/dispatches"), {"POST": create_dispatch}, supplier=True),
-    Route(re.compile(r"/v1/dispatches/([^/]+)"), {"GET": get_dispatch}, supplier=True),
-    Route(re.compile(r"/v1/quotes"), {"GET": get_quote}, supplier=True),
-    Route(re.compile(r"/v1/ledger"), {"GET": get_ledger}, supplier=False),
-    Route(re.compile(r"/_admin/chaos"), {"GET": get_chaos, "PUT": put_chaos}, supplier=False),
-    Route(re.compile(r"/_admin/requests"), {"GET": get_requests}, supplier=False),
-    Route(re.compile(r"/_admin/reset"), {"POST": reset}, supplier=False),
+    Route(re.compile(r"/"), {"GET": index}, supplier=False),
+    Route(re.compile(r"/health"), {"GET": health}, False, "liveness"),
+    Route(
+        re.compile(r"/v1/dispatches"),
+        {"POST": create_dispatch},
+        True,
+        "dispatch a shipment (Idempotency-Key header)",
+    ),
+    Route(
+        re.compile(r"/v1/dispatches/([^/]+)"), {"GET": get_dispatch}, True, "a dispatch's status"
+    ),
+    Route(re.compile(r"/v1/quotes"), {"GET": get_quote}, True, "quote ?sku=&quantity="),
+    Route(re.compile(r"/v1/ledger"), {"GET": get_ledger}, False, "every dispatch accepted"),
+    Route(
+        re.compile(r"/_admin/chaos"),
+        {"GET": get_chaos, "PUT": put_chaos},
+        False,
+        "failure and hang rates (PUT to change them)",
+    ),
+    Route(re.compile(r"/_admin/requests"), {"GET": get_requests}, False, "requests received"),
+    Route(re.compile(r"/_admin/reset"), {"POST": reset}, False, "forget every dispatch"),
 )
 
 

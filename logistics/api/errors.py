@@ -1,9 +1,10 @@
-"""The API's one exception handler: every error answers ``{"message": str, "extra": {...}}``.
+"""The logistics API's domain errors, translated into the API's one error body.
 
-Domain errors are translated here (ShipmentNotFound -> 404, IllegalTransition and
-ShipmentChanged -> 409) so that views never catch them; DRF's own handler still does the HTTP
-work (WWW-Authenticate on 401, Retry-After on 429, rolling back an atomic request). Anything
-else is a bug: it propagates and Django answers 500 (and the request log records it).
+ShipmentNotFound -> 404, IllegalTransition and ShipmentChanged -> 409, so that views never catch
+them; ``httpapi.errors.envelope`` then does the rest (DRF's handler, ``{"message", "extra"}``).
+It is the project's DRF exception handler, for every API. Anything else is a bug: it
+propagates, Django answers 500 (in JSON under /api/, httpapi.middleware) and the request log
+records it.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from typing import Any
 
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
 
+from httpapi.errors import envelope
 from logistics.domain import IllegalTransition, ShipmentChanged, ShipmentNotFound
 
 
@@ -22,36 +23,18 @@ class Conflict(exceptions.APIException):
     default_detail = "The shipment is not in a state that allows this."
     default_code = "conflict"
 
+    def __init__(self, detail: str, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(detail)
+        self.extra = extra or {}
+
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    extra: dict[str, Any] = {}
     if isinstance(exc, ShipmentNotFound):
         exc = exceptions.NotFound(str(exc))
     elif isinstance(exc, IllegalTransition):
-        extra = {"current_status": exc.current.value, "target_status": exc.target.value}
-        exc = Conflict(str(exc))
+        exc = Conflict(
+            str(exc), {"current_status": exc.current.value, "target_status": exc.target.value}
+        )
     elif isinstance(exc, ShipmentChanged):
         exc = Conflict(f"{exc}; other writers kept changing it: try again")
-
-    response = drf_exception_handler(exc, context)
-    if response is None:
-        return None
-
-    if isinstance(exc, exceptions.ValidationError):
-        message = "Invalid input."
-        # A serializer's errors are a dict of fields; a bare ValidationError is a list.
-        fields = (
-            response.data
-            if isinstance(response.data, dict)
-            else {"non_field_errors": response.data}
-        )
-        extra = {"fields": fields}
-    else:
-        detail = getattr(exc, "detail", None)
-        message = str(detail) if isinstance(detail, str) else str(response.status_text)
-    retry_after = response.headers.get("Retry-After")
-    if isinstance(exc, exceptions.Throttled) and retry_after is not None:
-        extra = {"retry_after": int(retry_after)}
-
-    response.data = {"message": message, "extra": extra}
-    return response
+    return envelope(exc, context)

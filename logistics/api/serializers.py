@@ -74,13 +74,3 @@ class TrackingSerializer(serializers.Serializer[Any]):
         help_text="The supplier's own status; 'unknown' when it could not be asked, "
         "null before dispatch.",
     )
-
-
-class ErrorSerializer(serializers.Serializer[Any]):
-    """Every error the API answers: a sentence for people, details for programs."""
-
-    message = serializers.CharField()
-    extra = serializers.DictField(
-        help_text="Details: 'fields' for invalid input, 'current_status' and 'target_status' "
-        "for an illegal transition, 'retry_after' when throttled."
-    )

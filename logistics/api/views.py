@@ -16,12 +16,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from httpapi import schema
+from httpapi.errors import ErrorSerializer
+from httpapi.fields import PRINTABLE, StrictCharField
 from logistics.api import selectors
 from logistics.api.pagination import ShipmentCursorPagination
 from logistics.api.permissions import CanManageShipments
 from logistics.api.serializers import (
     STATUS_CHOICES,
-    ErrorSerializer,
     PendingDispatchSerializer,
     ShipmentSerializer,
     TrackingSerializer,
@@ -30,11 +32,8 @@ from logistics.domain import ShipmentNotFound, ShipmentStatus
 from logistics.wiring import build_logistics_service
 
 ERRORS_OF_ANY_REQUEST = {
-    401: OpenApiResponse(
-        ErrorSerializer, "No valid credentials (send `Authorization: Token ...`)."
-    ),
+    **schema.ANY_REQUEST,
     403: OpenApiResponse(ErrorSerializer, "Authenticated, but not allowed to do this."),
-    429: OpenApiResponse(ErrorSerializer, "Too many requests: try again after `Retry-After` s."),
 }
 INVALID = OpenApiResponse(ErrorSerializer, "Invalid input; `extra.fields` says which and why.")
 NOT_FOUND = OpenApiResponse(ErrorSerializer, "No such shipment, or not one of yours.")
@@ -51,7 +50,7 @@ class ShipmentListApi(APIView):
 
     class InputSerializer(serializers.Serializer[Any]):
         status = serializers.ChoiceField(choices=STATUS_CHOICES, required=False)
-        order_ref = serializers.CharField(required=False, max_length=64)
+        order_ref = StrictCharField(required=False, max_length=64)
 
     OutputSerializer = ShipmentSerializer
 
@@ -68,7 +67,9 @@ class ShipmentListApi(APIView):
         },
     )
     def get(self, request: Request) -> Response:
-        filters = self.InputSerializer(data=request.query_params)
+        # A plain dict, so that ``?status=`` is refused as the schema says (from a QueryDict
+        # DRF would take an empty optional parameter for an absent one).
+        filters = self.InputSerializer(data=request.query_params.dict())
         filters.is_valid(raise_exception=True)
         status_filter = filters.validated_data.get("status")
         records = selectors.shipment_list(
@@ -167,7 +168,7 @@ class TrackingApi(APIView):
     permission_classes = (IsAuthenticated,)
 
     class InputSerializer(serializers.Serializer[Any]):
-        order_ref = serializers.CharField(max_length=64)
+        order_ref = StrictCharField(max_length=64)
 
     OutputSerializer = TrackingSerializer
 
@@ -177,7 +178,7 @@ class TrackingApi(APIView):
         parameters=[
             OpenApiParameter(
                 "order_ref",
-                {"type": "string", "minLength": 1, "maxLength": 64},
+                {"type": "string", "minLength": 1, "maxLength": 64, "pattern": PRINTABLE},
                 OpenApiParameter.PATH,
                 description="The order's reference, as the shop gave it.",
             )

@@ -11,6 +11,7 @@ from tests.conftest import ROOT
 
 PACKAGES = [
     "config",
+    "httpapi",
     "logistics",
     "monolithos",
     "notifications",

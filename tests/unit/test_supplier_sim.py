@@ -418,3 +418,21 @@ def test_cli_serves_until_sigterm_then_exits_cleanly() -> None:
 
     assert process.returncode == 0
     assert rest.strip().endswith("supplier_sim stopped")
+
+
+def test_the_root_lists_every_endpoint(start: Start):
+    response = call(start(), "GET", "/")
+
+    assert response.status == 200
+    endpoints = {(tuple(e["methods"]), e["path"]) for e in response.body["endpoints"]}
+    assert endpoints == {
+        (("GET",), "/health"),
+        (("POST",), "/v1/dispatches"),
+        (("GET",), "/v1/dispatches/{reference}"),
+        (("GET",), "/v1/quotes"),
+        (("GET",), "/v1/ledger"),
+        (("GET", "PUT"), "/_admin/chaos"),
+        (("GET",), "/_admin/requests"),
+        (("POST",), "/_admin/reset"),
+    }
+    assert all(e["summary"] for e in response.body["endpoints"])

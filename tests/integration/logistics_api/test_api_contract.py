@@ -1,11 +1,13 @@
-"""Schemathesis against the running Django app: no input documented or not makes the API fail.
+"""Schemathesis against the running Django app: every answer is one the schema documents.
 
 Driven programmatically rather than through ``schema.parametrize()``, so that it is one test
 that shares one database set-up with pytest-django: every operation of the OpenAPI document,
 in positive and negative generation modes, each case sent through the WSGI application with a
-staff token and checked with ``not_a_server_error``. Path parameters are drawn from the shipments
-created here as well as generated, so dispatch, cancel and tracking reach the service and the
-supplier simulator, not only their 404s.
+staff token and checked with schemathesis's conformance checks (``CHECKS``). Path parameters are
+drawn from the shipments, orders and order requests created here as well as generated, so
+dispatch, cancel and tracking reach the service and the supplier simulator, and the order
+resources answer their 200s and 202s, not only their 404s; the intake also gets orders it
+accepts (202).
 """
 
 from __future__ import annotations
@@ -22,14 +24,44 @@ from hypothesis import strategies as st
 from schemathesis import Case, GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Ok
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from monolithos import invoicing
 from monolithos.models import Invoice, OrderRequest
 from tests.conftest import SupplierSimulator
+from tests.factories import ProductFactory
 from tests.integration.logistics_api.factories import ShipmentFactory, token_for
 from tests.integration.orders_api.factories import OrderFactory
 
 EXAMPLES_PER_OPERATION_AND_MODE = 25
+# Every answer is one the schema documents (status, media type, headers, body), and no request
+# the schema calls invalid is accepted. Positive data may still be refused (an unknown SKU, a
+# shipment that is not pending): the schema cannot say which SKUs exist.
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+]
+
+
+def accepted_orders(email: str) -> list[dict[str, Any]]:
+    """Bodies the intake accepts: the generated ones name SKUs that do not exist."""
+    ProductFactory(sku="BOX-S", stock=1000)
+    line = {"sku": "BOX-S", "quantity": 1}
+    order = {"customer_name": "Ada", "customer_email": email, "shipping_address": "1 Row"}
+    return [
+        {**order, "lines": [line]},
+        {**order, "discount_code": "", "lines": [line] * 100, "shipping_address": "x" * 2000},
+    ]
 
 
 def known_values(*, owner: User) -> dict[str, list[str]]:
@@ -39,6 +71,8 @@ def known_values(*, owner: User) -> dict[str, list[str]]:
         ShipmentFactory(dispatched=True),
     ]
     payload = {"customer_email": "ada@example.com", "lines": [{"sku": "BOX-S", "quantity": 1}]}
+    # An invoice owed its render (202), one rendered (the PDF), one whose file was lost.
+    orders = OrderFactory.create_batch(3, owner=owner)
     requests = [
         OrderRequest.objects.create(
             owner=owner, payload=payload, created_at=timezone.now(), **outcome
@@ -46,10 +80,9 @@ def known_values(*, owner: User) -> dict[str, list[str]]:
         for outcome in (
             {},
             {"status": OrderRequest.REJECTED, "errors": {"lines": ["unknown sku: BOX-S"]}},
+            {"status": OrderRequest.PLACED, "order": orders[0]},
         )
     ]
-    # An invoice owed its render (202), one rendered (the PDF), one whose file was lost.
-    orders = OrderFactory.create_batch(3, owner=owner)
     for order in orders[1:]:
         invoicing.render_invoice(order.invoice.pk, where="worker")
     lost = Invoice.objects.get(order=orders[2])
@@ -66,13 +99,17 @@ def known_values(*, owner: User) -> dict[str, list[str]]:
 # end a test's wrapping transaction: the data must be committed, hence transaction=True.
 @pytest.mark.django_db(databases=["default", "logistics"], transaction=True)
 @pytest.mark.simulator
-def test_api_contract_has_no_server_errors(
+def test_every_answer_of_the_api_is_one_its_schema_documents(
     supplier: SupplierSimulator, staff: User, settings: Any
 ) -> None:
     # Hundreds of requests in a few seconds: the throttle is not what this test is about.
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"user": "100000/minute", "anon": "100000/minute"},
+        "DEFAULT_THROTTLE_RATES": {
+            "user": "100000/minute",
+            "anon": "100000/minute",
+            "token_failures": "100000/minute",
+        },
     }
     # Some dispatches fail, so the 202 (still pending) answer is exercised too.
     supplier.set_chaos(failure_rate=0.5)
@@ -106,8 +143,14 @@ def test_api_contract_has_no_server_errors(
                 database=None,
                 suppress_health_check=list(HealthCheck),
             )
-            def no_server_error(case: Case) -> None:
+            def conforms(case: Case) -> None:
                 response = case.call(headers=headers)
-                case.validate_response(response, checks=[not_a_server_error])
+                case.validate_response(response, checks=CHECKS)
 
-            no_server_error()
+            conforms()
+        if operation.label == "POST /api/v1/orders/":
+            for body in accepted_orders(staff.email):
+                case = operation.Case(body=body, media_type="application/json")
+                response = case.call(headers=headers)
+                assert response.status_code == 202
+                case.validate_response(response, checks=CHECKS)

@@ -115,7 +115,20 @@ def test_pages_hold_50_by_default_and_200_at_most(client_as: ClientAs, staff: Us
 
     assert len(client.get(list_url()).json()["results"]) == 50
     assert len(client.get(list_url(), {"page_size": 120}).json()["results"]) == 120
-    assert len(client.get(list_url(), {"page_size": 1000}).json()["results"]) == 200
+    assert len(client.get(list_url(), {"page_size": 200}).json()["results"]) == 200
+
+
+@pytest.mark.parametrize("page_size", ["0", "201", "1000", "ten", "1.5", "-1", ""])
+def test_a_page_size_out_of_its_bounds_is_refused_not_ignored(
+    client_as: ClientAs, staff: User, page_size: str
+) -> None:
+    response = client_as(staff).get(list_url(), {"page_size": page_size})
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "message": "Invalid input.",
+        "extra": {"fields": {"page_size": ["Must be an integer from 1 to 200."]}},
+    }
 
 
 def test_a_forged_cursor_is_a_404_not_a_crash(client_as: ClientAs, staff: User) -> None:

@@ -19,10 +19,10 @@ ClientAs = Callable[[User], APIClient]
 @pytest.fixture
 def tiny_rates(settings: Any) -> None:
     # Replacing the whole dict fires setting_changed, on which DRF reloads api_settings; our
-    # throttles read their rate from there on each request (logistics/api/throttling.py).
+    # throttles read their rate from there on each request (httpapi/throttling.py).
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"user": "2/minute", "anon": "1/minute"},
+        "DEFAULT_THROTTLE_RATES": {"user": "2/minute", "anon": "1/minute", "token_failures": None},
     }
     cache.clear()
 
@@ -31,6 +31,7 @@ def test_the_rates_come_from_the_environment_settings(settings: Any) -> None:
     assert settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] == {
         "user": settings.API_THROTTLE_USER,
         "anon": settings.API_THROTTLE_ANON,
+        "token_failures": settings.API_THROTTLE_TOKEN_FAILURES,
     }
 
 

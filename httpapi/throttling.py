@@ -1,0 +1,67 @@
+"""The API's throttles, reading their rate when a request comes in.
+
+DRF copies ``DEFAULT_THROTTLE_RATES`` into a class attribute at import, so a changed setting
+(``override_settings``, a test's tiny rate) would never reach it; these read ``api_settings``,
+which DRF reloads whenever the settings change. The rates come from API_THROTTLE_USER, _ANON
+and _TOKEN_FAILURES. ``TokenFailureThrottle`` counts failed tokens only: it is kept by
+``httpapi.authentication``, not listed among the view throttles.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from rest_framework import throttling
+from rest_framework.request import Request
+from rest_framework.settings import api_settings
+
+
+def _current_rate(scope: str | None) -> str | None:
+    try:
+        rate = api_settings.DEFAULT_THROTTLE_RATES[scope or ""]
+    except KeyError:
+        raise ImproperlyConfigured(f"no DEFAULT_THROTTLE_RATES entry for {scope!r}") from None
+    return None if rate is None else str(rate)
+
+
+class AnonRateThrottle(throttling.AnonRateThrottle):
+    def get_rate(self) -> str | None:
+        return _current_rate(self.scope)
+
+
+class UserRateThrottle(throttling.UserRateThrottle):
+    def get_rate(self) -> str | None:
+        return _current_rate(self.scope)
+
+
+class TokenFailureThrottle(throttling.SimpleRateThrottle):
+    """The failed tokens of one address, in the cache; ``timer`` is the clock (tests set it)."""
+
+    scope = "token_failures"
+    # Set by SimpleRateThrottle.__init__ from the rate (its stubs do not declare them).
+    num_requests: int | None
+    duration: int | None
+
+    def get_rate(self) -> str | None:
+        return _current_rate(self.scope)
+
+    def get_cache_key(self, request: Any, view: Any) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+    def seconds_blocked(self, request: Request) -> float | None:
+        """How long this address must wait before its next token is looked at, or None."""
+        if self.num_requests is None or self.duration is None:
+            return None
+        self.key = self.get_cache_key(request, None)
+        self.history = self.cache.get(self.key, [])
+        self.now = self.timer()
+        while self.history and self.history[-1] <= self.now - self.duration:
+            self.history.pop()
+        if len(self.history) < self.num_requests:
+            return None
+        return self.wait() or float(self.duration)
+
+    def record_failure(self) -> None:
+        if self.num_requests is not None:
+            self.throttle_success()  # DRF's name for "add now to the history"
