@@ -295,6 +295,49 @@ def test_a_shadowed_placement_leaves_only_the_legacy_order_and_its_effects(
     assert len(supplier.ledger()) == 1  # legacy's dispatch
 
 
+def placements(side: str, outcome: str) -> tuple[float, float]:
+    """The placement SLI: the histogram's count and the placed (or failed) counter."""
+    timed = REGISTRY.get_sample_value(
+        "monolithos_order_placement_seconds_count", {"side": side, "outcome": outcome}
+    )
+    if outcome == "placed":
+        counted = REGISTRY.get_sample_value("monolithos_orders_placed_total", {"side": side})
+    else:
+        counted = REGISTRY.get_sample_value(
+            "monolithos_orders_failed_total", {"side": side, "reason": outcome}
+        )
+    return (timed or 0.0, counted or 0.0)
+
+
+@pytest.mark.simulator
+def test_a_shadowed_placement_counts_the_legacy_order_only(client, supplier, log_lines):
+    Product.objects.create(sku="PALLET", name="Euro pallet", price="18.50", stock=120)
+    before = {
+        (side, outcome): placements(side, outcome)
+        for side in ("legacy", "new")
+        for outcome in ("placed", "rejected")
+    }
+
+    with override_modes({"api_place_order": "shadow"}):
+        placed = place(client, order_payload())
+        rejected = place(client, order_payload(lines=[{"sku": "NOPE", "quantity": 1}]))
+
+    assert (placed.status_code, rejected.status_code) == (201, 400)
+    assert results("api_place_order", "match") >= 2
+
+    def moved(side: str, outcome: str) -> tuple[float, float]:
+        now, then = placements(side, outcome), before[(side, outcome)]
+        return (now[0] - then[0], now[1] - then[1])
+
+    assert moved("legacy", "placed") == (1, 1)
+    assert moved("legacy", "rejected") == (1, 1)
+    assert moved("new", "placed") == (0, 0)  # the candidate's order was rolled back
+    assert moved("new", "rejected") == (0, 0)
+    lines = log_lines.events("order_placement")
+    shadowed = [(line["side"], line["outcome"]) for line in lines if line.get("shadow")]
+    assert shadowed == [("new", "placed"), ("new", "rejected")]
+
+
 # ---------------------------------------------------------------------- hooks and the pool
 
 
