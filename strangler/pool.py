@@ -3,8 +3,11 @@
 The pool has STRANGLER_SHADOW_WORKERS threads and as many waiting places; a candidate that finds
 it full is not run at all (``skipped``), so a slow new handler can never pile work up behind the
 requests. Each candidate runs in a copy of the request's context (trace id, log fields) and
-with its own database connections, closed when they are too old as Django does between
-requests.
+with its pool thread's own database connections. A pool thread keeps them from one candidate to
+the next, even where CONN_MAX_AGE is 0 (a connection per request: the SQLite default here):
+opening a connection cost the track route's candidate more than its queries (44 % of its CPU
+time, docs/adr/0016), and the threads are few. A connection that failed and no longer works, or
+one older than a CONN_MAX_AGE above 0, is closed as Django closes a request's.
 """
 
 from __future__ import annotations
@@ -15,9 +18,17 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol, TypeVar
 
-from django.db import close_old_connections
+from django.db import connections
 
 T = TypeVar("T")
+
+
+def recycle_connections() -> None:
+    """Django's check between requests, with connections of CONN_MAX_AGE 0 kept."""
+    for connection in connections.all(initialized_only=True):
+        if connection.settings_dict["CONN_MAX_AGE"] == 0:
+            connection.close_at = None
+        connection.close_if_unusable_or_obsolete()
 
 
 class Executor(Protocol):
@@ -36,11 +47,11 @@ class BoundedPool:
         context = contextvars.copy_context()
 
         def run() -> T:
-            close_old_connections()
+            recycle_connections()
             try:
                 return context.run(work)
             finally:
-                close_old_connections()
+                recycle_connections()
                 self._room.release()
 
         try:

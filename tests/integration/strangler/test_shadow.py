@@ -98,6 +98,7 @@ def test_the_legacy_answer_is_returned_unchanged_and_a_match_is_counted(
     assert candidates_timed("toy_read") == timed + 1
     line = log_lines.events("request_finished")[-1]
     assert (line["route"], line["side"], line["shadow"]) == ("toy_read", "legacy", "match")
+    assert log_lines.events("strangler_shadow") == []  # a match is logged at debug level only
 
 
 @toy_urls
@@ -458,6 +459,48 @@ def test_a_full_pool_skips_the_candidate_instead_of_queueing_it():
     assert all(future is not None for future in busy)
     assert result.outcome == "skipped"
     assert body(response) == {"a": 1}
+
+
+def connection_closes(closed: list[str], **state: Any) -> Any:
+    """A candidate that opens its pool thread's connection, notes when that is closed, and
+    leaves it in ``state`` (``close_at``, ``errors_occurred``...)."""
+
+    def work() -> None:
+        from django.db import connections
+
+        connection = connections["default"]
+        connection.ensure_connection()
+        connection.close = lambda: closed.append("closed")  # type: ignore[method-assign]
+        for name, value in state.items():
+            setattr(connection, name, value)
+
+    return work
+
+
+@pytest.mark.parametrize(
+    ("conn_max_age", "state", "closed"),
+    [
+        (0, {}, False),  # one connection per request; a pool thread keeps its own
+        (60, {}, False),
+        (60, {"close_at": 0.0}, True),  # older than CONN_MAX_AGE
+        (0, {"errors_occurred": True, "is_usable": lambda: False}, True),
+    ],
+)
+def test_a_pool_thread_keeps_its_connection_unless_it_is_too_old_or_broken(
+    monkeypatch, conn_max_age, state, closed
+):
+    from django.db import connections
+
+    monkeypatch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", conn_max_age)
+    pool = BoundedPool(1)
+    seen: list[str] = []
+
+    first = pool.try_submit(connection_closes(seen, **state))
+    second = pool.try_submit(lambda: None)
+
+    assert first is not None and second is not None
+    first.result(timeout=30), second.result(timeout=30)
+    assert bool(seen) is closed
 
 
 # ---------------------------------------------------------------------- retention
