@@ -12,9 +12,10 @@ run); it never reaches the request, and the control's answer is returned unchang
 
 What Scientist leaves to its users is decided here. A candidate has a time budget: one that
 takes longer is abandoned (result ``timeout``), its late answer discarded. A read's candidate
-runs on the bounded shadow pool once the control has answered, and nobody waits for it: it adds
-nothing to the answer (run beside the control, it doubled a read's latency: the GIL and the
-wait; docs/adr/0016 has the numbers); with no room in the pool it is not run (``skipped``). A
+runs on the bounded shadow pool once the request's answer has left (``strangler.pool``), and
+nobody waits for it: it adds nothing to the answer (run beside the control, it doubled a read's
+latency: the GIL and the wait; docs/adr/0016 has the numbers); with no room in the pool it is
+not run (``skipped``). A
 write's candidate runs first, in the request's thread, isolated (``strangler.isolation``: a
 rolled-back transaction on every database, side effects refused), so that it sees the state the
 control will see; its duration is the latency shadow mode adds to a write.
@@ -82,7 +83,7 @@ class Experiment:
     run_if: Callable[[], bool] = lambda: True
 
     def run_after(self, control: View, candidate: View) -> tuple[HttpResponseBase, Result]:
-        """A read: the control answers; the candidate runs on the pool once it has.
+        """A read: the control answers; the candidate runs on the pool once the answer left.
 
         The candidate is not waited for, so it adds nothing to the control's answer: its result
         is published from the pool (``strangler_shadow``, under the request's trace id) and the

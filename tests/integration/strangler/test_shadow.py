@@ -444,6 +444,29 @@ def test_a_read_candidate_over_its_budget_is_abandoned_and_its_answer_discarded(
     assert published[0].candidate is None
 
 
+@toy_urls
+def test_a_read_candidate_starts_only_once_its_requests_answer_has_left(
+    client, monkeypatch, log_lines
+):
+    ran = threading.Event()
+    seen_at_start: list[int] = []
+
+    def candidate(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        seen_at_start.append(len(log_lines.events("request_finished")))
+        ran.set()
+        return JsonResponse({"side": "legacy", **kwargs})
+
+    use_candidate(monkeypatch, "/toy/read/7/", candidate)
+
+    with override_modes({"toy_read": "shadow"}, executor=BoundedPool(1)):
+        response = client.get("/toy/read/7/")
+        assert ran.wait(timeout=30)
+
+    assert response.json()["side"] == "legacy"
+    assert seen_at_start == [1]  # the request had written its final line
+    assert log_lines.events("request_finished")[0]["shadow"] == "pending"
+
+
 def test_a_full_pool_skips_the_candidate_instead_of_queueing_it():
     release = threading.Event()
     published: list[Any] = []
