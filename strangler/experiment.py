@@ -15,10 +15,10 @@ takes longer is abandoned (result ``timeout``), its late answer discarded. A rea
 runs on the bounded shadow pool once the request's answer has left (``strangler.pool``), and
 nobody waits for it: it adds nothing to the answer (run beside the control, it doubled a read's
 latency: the GIL and the wait; docs/adr/0016 has the numbers); with no room in the pool it is
-not run (``skipped``). A
-write's candidate runs first, in the request's thread, isolated (``strangler.isolation``: a
-rolled-back transaction on every database, side effects refused), so that it sees the state the
-control will see; its duration is the latency shadow mode adds to a write.
+not run (``skipped``). A write's candidate runs first, in the request's thread, isolated
+(``strangler.isolation``: a rolled-back transaction on every database, side effects refused),
+so that it sees the state the control will see; its duration is the latency shadow mode adds
+to a write.
 """
 
 from __future__ import annotations
