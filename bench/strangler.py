@@ -6,10 +6,12 @@
    ``config.urls`` (the facade) and once through ``bench/strangler_urls.py`` (the legacy view
    mounted directly), in alternating rounds. Targets: under 5 % of the route's own time and
    under 0.2 ms.
-2. Shadow mode's added latency on the legacy answer, p50 and p99: the same loop in ``legacy``
-   and in ``shadow`` mode at each ``--samples`` rate (alternating in every round), for the track
-   route (a read: the candidate on the shadow pool once the control has answered; ``--orders``
-   orders tracked in turn, so a sample by routing key takes its share of them) and, with
+2. Shadow mode's added latency on the legacy answer, p50 and p99: the same loop in ``legacy``,
+   in ``legacy`` again (the same mode measured twice: what this machine's noise alone makes of
+   a p99) and in ``shadow`` mode at each ``--samples`` rate, in small blocks whose order turns
+   (each mode spread over the whole run), for the track route (a read: the candidate on the
+   shadow pool once the answer has left; ``--orders`` orders tracked in turn, so a sample by
+   routing key takes its share of them) and, with
    ``--placement``, for ``POST /api/orders/`` (a write: the candidate first, in a rolled-back
    transaction; a customer of its own per placement; needs the supplier simulator, started
    here). Target: under 10 % on p99. ``--profile`` instead runs the paced read in shadow mode
@@ -225,6 +227,11 @@ def facade_alone(count: int) -> dict[str, float]:
     return {name: (timings[name] - timings["bare"]) * 1e6 for name in ("legacy", "unsampled")}
 
 
+LEGACY, LEGACY_AGAIN = "legacy", "legacy again"
+ModeKey = str | float
+"""A measured mode: legacy, legacy again (measured twice: the machine's noise) or a sample."""
+
+
 def shadow_cost(
     handler: Handler,
     route: str,
@@ -233,28 +240,39 @@ def shadow_cost(
     rounds: int,
     samples: list[float],
     pace: float = 0.0,
-) -> dict[float | None, dict[str, Any]]:
-    """Legacy (None) and shadow at each sample, one after the other in every round: latency
-    percentiles of the legacy answer and the shadow results each mode produced."""
-    modes: list[float | None] = [None, *samples]
-    durations: dict[float | None, list[float]] = {mode: [] for mode in modes}
-    results: dict[float | None, dict[str, float]] = {mode: {} for mode in modes}
+    block: int = 100,
+) -> dict[ModeKey, dict[str, Any]]:
+    """Legacy, legacy again and shadow at each sample, ``count`` x ``rounds`` requests each, in
+    blocks of ``block`` requests whose order turns every time (this machine's load drifts over
+    seconds: small blocks spread each mode over the whole run). Latency percentiles of the
+    legacy answer and the shadow results each mode produced."""
+    modes: list[ModeKey] = [LEGACY, LEGACY_AGAIN, *samples]
+    durations: dict[ModeKey, list[float]] = {mode: [] for mode in modes}
+    results: dict[ModeKey, dict[str, float]] = {mode: {} for mode in modes}
     index = 0
-    for sample in modes:  # warm up
+
+    def run(mode: ModeKey, requests: int) -> list[float]:
+        nonlocal index
+        sample = mode if isinstance(mode, float) else None
         set_mode(route, "legacy" if sample is None else "shadow", sample)
-        timed_requests(handler, scenario, min(count, 50), pace, first=index)
-        index += min(count, 50)
-    for _ in range(rounds):
-        for sample in modes:
-            set_mode(route, "legacy" if sample is None else "shadow", sample)
-            before = shadow_results(route)
-            durations[sample].extend(timed_requests(handler, scenario, count, pace, first=index))
-            index += count
-            settle(route, before, count if sample is not None else 0)
-            for result, value in shadow_results(route).items():
-                moved = value - before.get(result, 0.0)
-                if moved:
-                    results[sample][result] = results[sample].get(result, 0.0) + moved
+        before = shadow_results(route)
+        taken = timed_requests(handler, scenario, requests, pace, first=index)
+        index += requests
+        settle(route, before, 0 if sample is None else requests)
+        for result, value in shadow_results(route).items():
+            moved = value - before.get(result, 0.0)
+            if moved:
+                results[mode][result] = results[mode].get(result, 0.0) + moved
+        return taken
+
+    for mode in modes:  # warm up
+        run(mode, min(block, 50))
+    for counts in results.values():
+        counts.clear()
+    for turn in range(max(1, count * rounds // block)):
+        first = turn % len(modes)
+        for mode in modes[first:] + modes[:first]:
+            durations[mode].extend(run(mode, block))
     set_mode(route, "legacy")
     return {
         mode: {
@@ -587,8 +605,9 @@ def run(args: argparse.Namespace, directory: Path, env: dict[str, str], supplier
     print_shadow("GET /api/orders/<id>/track/ (read), back to back (saturated)", saturated)
     if args.placement:
         placement = shadow_cost(
-            handler, "api_place_order", placing, args.placements, args.rounds, args.samples
-        )
+            handler, "api_place_order", placing, args.placements, args.rounds, args.samples,
+            block=10,
+        )  # fmt: skip
         print_shadow("POST /api/orders/ (write), a new customer each", placement)
 
     print("3. a mode change reaching every process (request every 1 ms in each)")
@@ -598,27 +617,26 @@ def run(args: argparse.Namespace, directory: Path, env: dict[str, str], supplier
     print_propagation("cache unreachable (fallback expiry)", args.processes, unreachable)
 
 
-def print_shadow(label: str, result: dict[float | None, dict[str, Any]]) -> None:
-    legacy = result[None]
+def print_shadow(label: str, result: dict[ModeKey, dict[str, Any]]) -> None:
+    legacy = result[LEGACY]
     print(f"   {label}")
-    print(
-        f"     legacy               p50 {legacy['p50_ms']:7.3f} ms  p99 {legacy['p99_ms']:7.3f} ms"
-    )
-    for sample, shadow in result.items():
-        if sample is None:
+    print(f"     {'legacy':<22} p50 {legacy['p50_ms']:7.3f} ms  p99 {legacy['p99_ms']:7.3f} ms")
+    for mode, shadow in result.items():
+        if mode == LEGACY:
             continue
         added = (shadow["p99_ms"] / legacy["p99_ms"] - 1) * 100
-        name = f"shadow, sample {sample:g} %"
+        name = f"shadow, sample {mode:g} %" if isinstance(mode, float) else str(mode)
+        judged = verdict(added < TARGET_ADDED_P99) if isinstance(mode, float) else "(noise)"
         print(
-            f"     {name:<20} p50 {shadow['p50_ms']:7.3f} ms  p99 {shadow['p99_ms']:7.3f} ms  "
-            f"added p99 {shadow['p99_ms'] - legacy['p99_ms']:+.3f} ms ({added:+.1f} %)  "
-            f"{verdict(added < TARGET_ADDED_P99)}"
+            f"     {name:<22} p50 {shadow['p50_ms']:7.3f} ms  p99 {shadow['p99_ms']:7.3f} ms  "
+            f"added p99 {shadow['p99_ms'] - legacy['p99_ms']:+.3f} ms ({added:+.1f} %)  {judged}"
         )
         counts = shadow["results"]
-        total = sum(counts.values())
-        compared = total - counts.get("unsampled", 0.0)
-        shown = ", ".join(f"{k} {v:.0f}" for k, v in sorted(counts.items()))
-        print(f"       {shown}: {compared / max(total, 1) * 100:.1f} % of requests in the sample")
+        if counts:
+            total = sum(counts.values())
+            compared = total - counts.get("unsampled", 0.0)
+            shown = ", ".join(f"{k} {v:.0f}" for k, v in sorted(counts.items()))
+            print(f"       {shown}: {compared / total * 100:.1f} % of requests in the sample")
 
 
 def print_propagation(label: str, processes: int, result: dict[str, float]) -> None:
