@@ -15,6 +15,8 @@ import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.registry import Collector
 
+from observability import shadow
+
 logger = structlog.get_logger(__name__)
 
 # From a few milliseconds (the asynchronous path) to the legacy path's ten seconds.
@@ -104,6 +106,11 @@ def order_placement(side: str, *, rejected: tuple[type[BaseException], ...] = ()
 
     Exceptions in ``rejected`` are the caller's mistakes (outcome ``rejected``); any other
     exception is the system's (outcome ``error``). The exception always propagates.
+
+    A shadow write's placement (``observability.shadow``: the strangler's candidate, rolled
+    back) placed nothing: it is logged with ``shadow`` true and neither measured nor counted, so
+    the placement SLI counts real placements only (the candidate's time is the strangler's
+    ``monolithos_strangler_candidate_seconds``).
     """
     started = time.perf_counter()
     outcome = "error"
@@ -115,13 +122,19 @@ def order_placement(side: str, *, rejected: tuple[type[BaseException], ...] = ()
         raise
     finally:
         elapsed = time.perf_counter() - started
-        ORDER_PLACEMENT_SECONDS.labels(side, outcome).observe(elapsed)
-        if outcome == "placed":
-            ORDERS_PLACED.labels(side).inc()
-        else:
-            ORDERS_FAILED.labels(side, outcome).inc()
+        rolled_back = shadow.active()
+        if not rolled_back:
+            ORDER_PLACEMENT_SECONDS.labels(side, outcome).observe(elapsed)
+            if outcome == "placed":
+                ORDERS_PLACED.labels(side).inc()
+            else:
+                ORDERS_FAILED.labels(side, outcome).inc()
         logger.info(
-            "order_placement", side=side, outcome=outcome, duration_ms=round(elapsed * 1000, 2)
+            "order_placement",
+            side=side,
+            outcome=outcome,
+            duration_ms=round(elapsed * 1000, 2),
+            **({"shadow": True} if rolled_back else {}),
         )
 
 

@@ -1,9 +1,10 @@
 """The control room (after django-waffle's admin): route modes changed by actions, audited.
 
-Rows are read-only: every change goes through an action, which asks for the reason (and for a
-canary, the percentage) on an intermediate page and calls ``strangler.services``, so it is
-validated, audited and announced like one made with ``manage.py strangler``. The kill switch's
-two actions act on every route at once, whichever rows are selected.
+Rows are read-only: every change goes through an action, which asks for the reason (for a
+canary, the percentage; for a shadow, the sample, 100 % when left blank) on an intermediate
+page and calls ``strangler.services``, so it is validated, audited and announced like one made
+with ``manage.py strangler``. The kill switch's two actions act on every route at once,
+whichever rows are selected.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ else:
 class ChangeForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2, "cols": 60}))
     percent = forms.CharField(required=False, help_text="0 to 100, in 0.01 steps (canary only)")
+    sample = forms.CharField(
+        required=False,
+        help_text="the share of routing keys compared: above 0 to 100, in 0.01 steps; blank: 100",
+    )
 
 
 def _actor(request: HttpRequest) -> str:
@@ -44,6 +49,7 @@ def _confirm(
     *,
     title: str,
     needs_percent: bool,
+    asks_sample: bool = False,
 ) -> tuple[ChangeForm | None, HttpResponse | None]:
     """The valid form once the reason was given; else the intermediate page asking for it."""
     if "apply" in request.POST:
@@ -57,6 +63,7 @@ def _confirm(
         "title": title,
         "form": form,
         "needs_percent": needs_percent,
+        "asks_sample": asks_sample,
         "routes": queryset,
         "action": request.POST.get("action", ""),
         "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
@@ -67,12 +74,18 @@ def _confirm(
 
 def _mode_action(mode: Mode, label: str) -> Any:
     needs_percent = mode is Mode.CANARY
+    asks_sample = mode is Mode.SHADOW
 
     def action(
         modeladmin: admin.ModelAdmin[Any], request: HttpRequest, queryset: QuerySet[RouteMode]
     ) -> HttpResponse | None:
         form, page = _confirm(
-            modeladmin, request, queryset, title=label, needs_percent=needs_percent
+            modeladmin,
+            request,
+            queryset,
+            title=label,
+            needs_percent=needs_percent,
+            asks_sample=asks_sample,
         )
         if form is None:
             return page
@@ -82,6 +95,7 @@ def _mode_action(mode: Mode, label: str) -> Any:
                     route=row.route,
                     mode=mode.value,
                     percent=(form.cleaned_data["percent"] or None) if needs_percent else None,
+                    sample=(form.cleaned_data["sample"] or None) if asks_sample else None,
                     reason=form.cleaned_data["reason"],
                     actor=_actor(request),
                     via="admin",
@@ -121,7 +135,7 @@ class RouteModeAdmin(_Admin):
     list_display = ("route", "configured", "serving", "updated_at", "updated_by")
     readonly_fields = ("route", "mode", "basis_points", "salt", "updated_at", "updated_by")
     actions = (
-        _mode_action(Mode.SHADOW, "Shadow: legacy answers, new is compared"),
+        _mode_action(Mode.SHADOW, "Shadow: legacy answers, new is compared (on a sample)"),
         _mode_action(Mode.CANARY, "Canary: N %% of routing keys to new"),
         _mode_action(Mode.NEW, "New: the new handler alone"),
         _mode_action(Mode.LEGACY, "Back to legacy"),

@@ -1,21 +1,24 @@
 """Shadow comparisons, Scientist-style: the control answers, the candidate is only compared.
 
 The vocabulary is Scientist's (github/scientist): the control (``use``: the legacy handler) and
-the candidate (``try``: the new one), and hooks named ``run_if`` (whether to try at all),
-``clean`` (what of an answer is compared and recorded: the route's comparator), ``compare`` and
-``ignore`` (the comparator's diff and its declared differences), ``context`` (what is recorded
-beside the result) and ``publish`` (where results go). An error in any hook, like any error of
-the candidate, becomes the result ``error`` and is logged; it never reaches the request, and the
-control's answer is returned unchanged in every case.
+the candidate (``try``: the new one), and hooks named ``run_if`` (whether to try at all: asked
+before the control runs; the facade's says whether the request is in the route's sample, and a
+request outside it costs the control nothing but a count, ``unsampled``), ``clean`` (what of an
+answer is compared and recorded: the route's comparator), ``compare`` and ``ignore`` (the
+comparator's diff and its declared differences), ``context`` (what is recorded beside the
+result) and ``publish`` (where results go). An error in any hook, like any error of the
+candidate, becomes the result ``error`` and is logged (in ``run_if``: the candidate does not
+run); it never reaches the request, and the control's answer is returned unchanged in every case.
 
 What Scientist leaves to its users is decided here. A candidate has a time budget: one that
 takes longer is abandoned (result ``timeout``), its late answer discarded. A read's candidate
-runs on the bounded shadow pool once the control has answered, and nobody waits for it: it adds
-nothing to the answer (run beside the control, it doubled a read's latency: the GIL and the
-wait; docs/adr/0016 has the numbers); with no room in the pool it is not run (``skipped``). A
-write's candidate runs first, in the request's thread, isolated (``strangler.isolation``: a
-rolled-back transaction on every database, side effects refused), so that it sees the state the
-control will see; its duration is the latency shadow mode adds to a write.
+runs on the bounded shadow pool once the request's answer has left (``strangler.pool``), and
+nobody waits for it: it adds nothing to the answer (run beside the control, it doubled a read's
+latency: the GIL and the wait; docs/adr/0016 has the numbers); with no room in the pool it is
+not run (``skipped``). A write's candidate runs first, in the request's thread, isolated
+(``strangler.isolation``: a rolled-back transaction on every database, side effects refused),
+so that it sees the state the control will see; its duration is the latency shadow mode adds
+to a write.
 """
 
 from __future__ import annotations
@@ -37,9 +40,11 @@ from strangler.state import Clock
 logger = structlog.get_logger(__name__)
 
 MATCH, MISMATCH, ERROR, TIMEOUT, SKIPPED = "match", "mismatch", "error", "timeout", "skipped"
+UNSAMPLED = "unsampled"
+"""``run_if`` said no (the request is outside the route's sample): the candidate did not run."""
 PENDING = "pending"
 """A read's comparison still running when its request's answer left (published later)."""
-OUTCOMES = (MATCH, MISMATCH, ERROR, TIMEOUT, SKIPPED)
+OUTCOMES = (MATCH, MISMATCH, ERROR, TIMEOUT, SKIPPED, UNSAMPLED)
 
 View = Callable[[], HttpResponseBase]
 
@@ -78,7 +83,7 @@ class Experiment:
     run_if: Callable[[], bool] = lambda: True
 
     def run_after(self, control: View, candidate: View) -> tuple[HttpResponseBase, Result]:
-        """A read: the control answers; the candidate runs on the pool once it has.
+        """A read: the control answers; the candidate runs on the pool once the answer left.
 
         The candidate is not waited for, so it adds nothing to the control's answer: its result
         is published from the pool (``strangler_shadow``, under the request's trace id) and the
@@ -86,9 +91,9 @@ class Experiment:
         answer left (an inline executor, in tests). Over its budget, its answer is discarded
         (``timeout``); with no room in the pool it is not run (``skipped``).
         """
-        response = control()
         if not self._hook("run_if", self.run_if, default=False):
-            return response, self._finish(response, outcome=SKIPPED)
+            return self._unsampled(control())
+        response = control()
         try:
             clean_control = self.comparator.clean(observe(response, self.comparator.headers))
         except Exception as error:
@@ -115,8 +120,7 @@ class Experiment:
     def run_first(self, control: View, candidate: View) -> tuple[HttpResponseBase, Result]:
         """A write: the candidate first, isolated, then the control."""
         if not self._hook("run_if", self.run_if, default=False):
-            response = control()
-            return response, self._finish(response, outcome=SKIPPED)
+            return self._unsampled(control())
         tried: Tried | None = None
         error: BaseException | None = None
         try:
@@ -130,6 +134,14 @@ class Experiment:
         return response, self._judge(response, tried)
 
     # ------------------------------------------------------------------ internals
+
+    def _unsampled(self, response: HttpResponseBase) -> tuple[HttpResponseBase, Result]:
+        """The control alone: nothing cleaned or compared, only counted (``publish``)."""
+        result = Result(
+            route=self.name, outcome=UNSAMPLED, control=Observation(response.status_code)
+        )
+        self._hook("publish", lambda: self.publish(result), default=None)
+        return response, result
 
     def _try(self, candidate: View) -> Tried:
         started = self.clock()

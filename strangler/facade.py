@@ -4,7 +4,8 @@ The choice, in order: a staff member's ``X-Strangler-Side: legacy|new`` header (
 request; anyone else's is ignored); the kill switch (legacy); the route's mode: ``legacy`` or
 ``new`` alone, ``canary`` by the request's routing key (``strangler.hashing``: sticky, a
 request without a key goes to legacy), ``shadow`` (legacy answers, the new handler is compared,
-``strangler.experiment``).
+``strangler.experiment``, on the requests whose routing key is in the route's sample: the
+experiment's ``run_if``).
 
 A new handler that raises is logged with the route and the side and counted; a read that says
 so is answered by legacy instead, anything else by the route's error in its own format
@@ -19,6 +20,7 @@ counted by route, side and status.
 from __future__ import annotations
 
 import copy
+import functools
 import io
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -29,7 +31,7 @@ from django.http import Http404, HttpRequest, HttpResponseBase, JsonResponse
 
 from strangler import hashing, metrics, publisher, wiring
 from strangler.experiment import Experiment
-from strangler.modes import Mode, Side
+from strangler.modes import FULL, Mode, RouteState, Side
 from strangler.routes import Kind, Route
 
 logger = structlog.get_logger(__name__)
@@ -58,7 +60,7 @@ class StrangledView:
         if forced is not None:
             side = forced
         elif state.mode is Mode.SHADOW:
-            return self._shadow(request, args, kwargs)
+            return self._shadow(request, args, kwargs, state)
         elif state.mode is Mode.NEW:
             side = Side.NEW
         elif state.mode is Mode.CANARY:
@@ -97,13 +99,26 @@ class StrangledView:
         return self._served(Side.NEW, response)
 
     def _shadow(
-        self, request: HttpRequest, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+        self,
+        request: HttpRequest,
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        state: RouteState,
     ) -> HttpResponseBase:
         runtime = wiring.runtime()
         candidate_request = clone(request)
 
+        @functools.cache
+        def routing_key() -> str | None:
+            return self.route.key(request, kwargs)
+
+        def sampled() -> bool:
+            if state.sample_points >= FULL:
+                return True
+            return hashing.sampled(state.salt, routing_key(), state.sample_points)
+
         def context() -> dict[str, Any]:
-            return {"routing_key": self.route.key(request, kwargs), "method": request.method}
+            return {"routing_key": routing_key(), "method": request.method}
 
         experiment = Experiment(
             name=self.route.name,
@@ -113,6 +128,7 @@ class StrangledView:
             executor=runtime.executor,
             publish=publisher.publish,
             context=context,
+            run_if=sampled,
         )
 
         def control() -> HttpResponseBase:
@@ -153,15 +169,15 @@ class StrangledView:
 
 
 def clone(request: HttpRequest) -> HttpRequest:
-    """A copy of ``request`` for the candidate: its own body stream, GET, POST and META.
+    """A copy of ``request`` for the candidate: its own body stream, POST and META.
 
     The body is read once here (both handlers may read it); each copy parses it on its own, so
-    neither handler consumes the other's input.
+    neither handler consumes the other's input. GET is shared: a request's query is an
+    immutable QueryDict (copying it was half of what a clone cost).
     """
     body = request.body
     twin = copy.copy(request)
     twin.META = dict(request.META)
-    twin.GET = request.GET.copy()  # type: ignore[assignment]
     twin._stream = io.BytesIO(body)
     for cached in ("_post", "_files"):
         twin.__dict__.pop(cached, None)

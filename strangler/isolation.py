@@ -13,11 +13,14 @@ affected): an HTTP call through ``requests`` (the supplier), a message published
 (Celery), a mail handed to a backend. A refused side effect raises ``SideEffectRefused`` in the
 candidate, which the comparison records as an error: a candidate meant to be isolated that
 tries one is a bug to see, not to hide.
+
+The context variable is ``observability.shadow``'s, where the apps read it too without knowing
+the strangler: their indicators leave out what a shadow write did (a rolled-back placement is
+not counted as placed).
 """
 
 from __future__ import annotations
 
-import contextvars
 import functools
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -26,9 +29,8 @@ from typing import Any
 from django.conf import settings
 from django.db import connections, transaction
 
-_isolated: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "strangler_isolated", default=False
-)
+from observability import shadow
+
 _installed = False
 
 
@@ -48,33 +50,25 @@ def isolated_aliases() -> list[str]:
 @contextmanager
 def isolated(budget_seconds: float | None = None) -> Iterator[None]:
     """Run the block in transactions that are rolled back, with side effects refused."""
-    token = _isolated.set(True)
-    try:
-        with ExitStack() as stack:
-            aliases = isolated_aliases()
+    with shadow.shadow_write(), ExitStack() as stack:
+        aliases = isolated_aliases()
+        for alias in aliases:
+            stack.enter_context(transaction.atomic(using=alias))
+            if budget_seconds is not None and connections[alias].vendor == "postgresql":
+                with connections[alias].cursor() as cursor:
+                    timeout_ms = max(1, int(budget_seconds * 1000))
+                    cursor.execute(f"SET LOCAL statement_timeout = {timeout_ms}")
+        try:
+            yield
+        finally:
             for alias in aliases:
-                stack.enter_context(transaction.atomic(using=alias))
-                if budget_seconds is not None and connections[alias].vendor == "postgresql":
-                    with connections[alias].cursor() as cursor:
-                        timeout_ms = max(1, int(budget_seconds * 1000))
-                        cursor.execute(f"SET LOCAL statement_timeout = {timeout_ms}")
-            try:
-                yield
-            finally:
-                for alias in aliases:
-                    transaction.set_rollback(True, using=alias)
-    finally:
-        _isolated.reset(token)
-
-
-def active() -> bool:
-    return _isolated.get()
+                transaction.set_rollback(True, using=alias)
 
 
 def _refusing(what: str, method: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(method)
     def guarded(*args: Any, **kwargs: Any) -> Any:
-        if _isolated.get():
+        if shadow.active():
             raise SideEffectRefused(f"a shadow write may not {what}")
         return method(*args, **kwargs)
 

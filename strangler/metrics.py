@@ -24,7 +24,8 @@ REQUESTS = Counter(
 )
 SHADOW_RESULTS = Counter(
     "monolithos_strangler_shadow_results",
-    "Shadow comparisons by route and result (match, mismatch, error, timeout, skipped).",
+    "Shadow comparisons by route and result (match, mismatch, error, timeout, skipped: no room "
+    "in the pool), and requests outside the route's sample (unsampled: no candidate ran).",
     ["route", "result"],
 )
 CANDIDATE_SECONDS = Histogram(
@@ -42,13 +43,14 @@ NEW_HANDLER_ERRORS = Counter(
 
 ROUTE_MODE = "monolithos_strangler_route_mode"
 ROUTE_PERCENT = "monolithos_strangler_route_percent"
+ROUTE_SAMPLE = "monolithos_strangler_route_sample_percent"
 KILL_SWITCH = "monolithos_strangler_kill_switch"
 STATE_VERSION = "monolithos_strangler_state_version"
 
 
 class StateCollector(Collector):
-    """Each route's configured mode (1 for its mode, 0 for the others) and canary percentage,
-    the kill switch and the state's version, as this process routes by them."""
+    """Each route's configured mode (1 for its mode, 0 for the others), canary percentage and
+    shadow sample, the kill switch and the state's version, as this process routes by them."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         from strangler import registry, wiring
@@ -62,14 +64,23 @@ class StateCollector(Collector):
             "The share of routing keys the route sends to new, in percent.",
             labels=["route"],
         )
+        sample = GaugeMetricFamily(
+            ROUTE_SAMPLE,
+            "The share of routing keys whose requests run the shadow candidate, in percent "
+            "(0 outside shadow mode).",
+            labels=["route"],
+        )
         for name in registry.routes():
             state = snapshot.configured(name)
             for mode in Mode:
                 modes.add_metric([name, mode.value], 1.0 if state.mode is mode else 0.0)
             share = {Mode.CANARY: state.basis_points / 100, Mode.NEW: 100.0}.get(state.mode, 0.0)
             percent.add_metric([name], share)
+            shadowed = state.sample_points / 100 if state.mode is Mode.SHADOW else 0.0
+            sample.add_metric([name], shadowed)
         yield modes
         yield percent
+        yield sample
         yield GaugeMetricFamily(
             KILL_SWITCH,
             "1 while the kill switch sends every route to legacy.",

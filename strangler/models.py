@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import secrets
 
-from django.core.validators import MaxValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from strangler.modes import FULL, Mode, format_percent
+from strangler.modes import FULL, Mode, describe
 
 MODE_CHOICES = [(mode.value, mode.value) for mode in Mode]
 
@@ -22,17 +22,24 @@ def new_salt() -> str:
 
 
 class RouteMode(models.Model):
-    """One strangled route's mode; ``basis_points`` is the canary's share (10,000 = 100 %)."""
+    """One strangled route's mode; ``basis_points`` is the canary's share (10,000 = 100 %),
+    ``sample_points`` the share of routing keys a shadow compares (100 % outside shadow)."""
 
     route = models.CharField(max_length=100, unique=True)
     mode = models.CharField(max_length=10, choices=MODE_CHOICES, default=Mode.LEGACY.value)
     basis_points = models.PositiveIntegerField(
         "canary share (0.01 %)", default=0, validators=[MaxValueValidator(FULL)]
     )
+    sample_points = models.PositiveIntegerField(
+        "shadow sample (0.01 %)",
+        default=FULL,
+        validators=[MinValueValidator(1), MaxValueValidator(FULL)],
+    )
     salt = models.CharField(
         max_length=32,
         default=new_salt,
-        help_text="Hashed with each routing key: changing it reshuffles who is in the canary.",
+        help_text="Hashed with each routing key: changing it reshuffles who is in the canary "
+        "and in the shadow's sample.",
     )
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.CharField(max_length=150, blank=True)
@@ -47,15 +54,17 @@ class RouteMode(models.Model):
                 condition=models.Q(mode__in=[mode.value for mode in Mode]),
                 name="strangler_known_mode",
             ),
+            models.CheckConstraint(
+                condition=models.Q(sample_points__gte=1, sample_points__lte=FULL),
+                name="strangler_sample_above_0_at_most_100",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.route}: {self.describe()}"
 
     def describe(self) -> str:
-        if self.mode == Mode.CANARY:
-            return f"canary {format_percent(self.basis_points)} %"
-        return str(self.mode)
+        return describe(self.mode, self.basis_points, self.sample_points)
 
 
 class StranglerState(models.Model):
@@ -92,6 +101,8 @@ class ModeChange(models.Model):
     from_basis_points = models.PositiveIntegerField(default=0)
     to_mode = models.CharField(max_length=10)
     to_basis_points = models.PositiveIntegerField(default=0)
+    from_sample_points = models.PositiveIntegerField(default=FULL)
+    to_sample_points = models.PositiveIntegerField(default=FULL)
     reason = models.TextField()
     version = models.PositiveBigIntegerField()
 
@@ -102,11 +113,8 @@ class ModeChange(models.Model):
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.route}: {self.change()} by {self.actor}"
 
     def change(self) -> str:
-        def show(mode: str, points: int) -> str:
-            return f"canary {format_percent(points)} %" if mode == Mode.CANARY else mode
-
-        before = show(self.from_mode, self.from_basis_points)
-        return f"{before} -> {show(self.to_mode, self.to_basis_points)}"
+        before = describe(self.from_mode, self.from_basis_points, self.from_sample_points)
+        return f"{before} -> {describe(self.to_mode, self.to_basis_points, self.to_sample_points)}"
 
 
 class ShadowMismatch(models.Model):

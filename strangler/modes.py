@@ -1,8 +1,9 @@
 """Route modes and the state every process routes by: plain Python, no Django.
 
 A route is in one of four modes. ``canary`` carries a share of routing keys sent to the new
-handler, in basis points (0.01 % steps, 0 to 10,000). The kill switch overrides every mode
-without changing it, so lifting it restores the modes as they were.
+handler, in basis points (0.01 % steps, 0 to 10,000); ``shadow`` carries the sample, the share
+of routing keys whose requests run the candidate (100 % unless set lower). The kill switch
+overrides every mode without changing it, so lifting it restores the modes as they were.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class Side(StrEnum):
 
 
 class InvalidPercent(ValueError):
-    """A canary percentage outside 0 to 100 or finer than 0.01."""
+    """A percentage (a canary's share, a shadow's sample) outside 0 to 100 or finer than 0.01."""
 
 
 def parse_percent(text: str | Decimal | int | float) -> int:
@@ -52,13 +53,24 @@ def format_percent(basis_points: int) -> str:
     return f"{Decimal(basis_points) / 100:.2f}"
 
 
+def describe(mode: str, basis_points: int = 0, sample_points: int = FULL) -> str:
+    """A mode as people read it: ``canary 12.50 %``, ``shadow, sample 10.00 %``, ``new``."""
+    if mode == Mode.CANARY:
+        return f"canary {format_percent(basis_points)} %"
+    if mode == Mode.SHADOW and sample_points != FULL:
+        return f"shadow, sample {format_percent(sample_points)} %"
+    return str(mode)
+
+
 @dataclass(frozen=True)
 class RouteState:
-    """One route's configured mode; ``basis_points`` is the canary's share of keys."""
+    """One route's configured mode; ``basis_points`` is the canary's share of keys,
+    ``sample_points`` the shadow's sample (both in basis points)."""
 
     mode: Mode = Mode.LEGACY
     basis_points: int = 0
     salt: str = ""
+    sample_points: int = FULL
 
 
 LEGACY_ONLY = RouteState()

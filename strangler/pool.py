@@ -2,9 +2,17 @@
 
 The pool has STRANGLER_SHADOW_WORKERS threads and as many waiting places; a candidate that finds
 it full is not run at all (``skipped``), so a slow new handler can never pile work up behind the
-requests. Each candidate runs in a copy of the request's context (trace id, log fields) and
-with its own database connections, closed when they are too old as Django does between
-requests.
+requests. A candidate submitted while a request is served starts once its answer has left
+(Django's ``request_finished``, sent when the server closes the response), so it shares the
+process with the next request at most, never with the rest of its own (the middleware, the
+final log line); submitted outside a request, it starts at once. Its place is taken when it is
+submitted and it runs in a copy of the submitter's context (trace id, log fields).
+
+Each candidate uses its pool thread's own database connections. A pool thread keeps them from
+one candidate to the next, even where CONN_MAX_AGE is 0 (a connection per request: the SQLite
+default here): opening them took a quarter of the track route's candidate (docs/adr/0016), and
+the threads are few. A connection that failed and no longer works, or one older than a
+CONN_MAX_AGE above 0, is closed as Django closes a request's.
 """
 
 from __future__ import annotations
@@ -13,11 +21,43 @@ import contextvars
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from django.db import close_old_connections
+from django.core.signals import request_finished, request_started
+from django.db import connections
 
 T = TypeVar("T")
+
+_thread = threading.local()
+"""``after_response``: the starts of candidates waiting for this thread's answer to leave."""
+
+
+def recycle_connections() -> None:
+    """Django's check between requests, with connections of CONN_MAX_AGE 0 kept."""
+    for connection in connections.all(initialized_only=True):
+        if connection.settings_dict["CONN_MAX_AGE"] == 0:
+            connection.close_at = None
+        connection.close_if_unusable_or_obsolete()
+
+
+def _start_waiting() -> None:
+    for start in _thread.__dict__.pop("after_response", ()):
+        start()
+
+
+def _request_started(**_: Any) -> None:
+    _start_waiting()  # left by a response that was never closed: late, but never lost
+    _thread.after_response = []
+
+
+def _request_finished(**_: Any) -> None:
+    _start_waiting()
+
+
+def start_after_responses() -> None:
+    """Hold candidates submitted during a request until its answer has left (idempotent)."""
+    request_started.connect(_request_started, dispatch_uid="strangler.pool.request_started")
+    request_finished.connect(_request_finished, dispatch_uid="strangler.pool.request_finished")
 
 
 class Executor(Protocol):
@@ -34,20 +74,31 @@ class BoundedPool:
         if not self._room.acquire(blocking=False):
             return None
         context = contextvars.copy_context()
+        future: Future[T] = Future()
 
-        def run() -> T:
-            close_old_connections()
+        def run() -> None:
+            recycle_connections()
             try:
-                return context.run(work)
+                future.set_result(context.run(work))
+            except BaseException as error:
+                future.set_exception(error)
             finally:
-                close_old_connections()
+                recycle_connections()
                 self._room.release()
 
-        try:
-            return self._executor.submit(run)
-        except RuntimeError:  # shutting down
-            self._room.release()
-            return None
+        def start() -> None:
+            try:
+                self._executor.submit(run)
+            except RuntimeError:  # shutting down
+                self._room.release()
+                future.cancel()
+
+        waiting = getattr(_thread, "after_response", None)
+        if waiting is None:
+            start()
+        else:
+            waiting.append(start)
+        return future
 
 
 class InlineExecutor:

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from strangler import registry
 from strangler.models import ModeChange, RouteMode, ShadowMismatch, StranglerState
-from strangler.modes import Mode, RouteState, Snapshot, format_percent
+from strangler.modes import Mode, RouteState, Snapshot, describe, format_percent
 
 STATE_PK = 1
 
@@ -30,9 +30,14 @@ def load_snapshot() -> Snapshot:
     state = (
         StranglerState.objects.using(alias).filter(pk=STATE_PK).values("version", "killed").first()
     )
+    rows = RouteMode.objects.using(alias).values(
+        "route", "mode", "basis_points", "salt", "sample_points"
+    )
     routes = {
-        row["route"]: RouteState(Mode(row["mode"]), row["basis_points"], row["salt"])
-        for row in RouteMode.objects.using(alias).values("route", "mode", "basis_points", "salt")
+        row["route"]: RouteState(
+            Mode(row["mode"]), row["basis_points"], row["salt"], row["sample_points"]
+        )
+        for row in rows
     }
     if state is None:
         return Snapshot(version=0, killed=False, routes=routes)
@@ -64,7 +69,11 @@ def status(*, changes: int = 20) -> dict[str, Any]:
                 "route": name,
                 "kind": route.kind.value,
                 "mode": configured.mode.value,
+                "described": describe(
+                    configured.mode, configured.basis_points, configured.sample_points
+                ),
                 "percent": format_percent(configured.basis_points),
+                "sample_percent": format_percent(configured.sample_points),
                 "effective_mode": effective.mode.value,
                 "modes": sorted(mode.value for mode in route.modes),
                 "mismatches_24h": mismatches.get(name, 0),
@@ -93,6 +102,8 @@ def change_json(change: ModeChange) -> dict[str, Any]:
         "from_percent": format_percent(change.from_basis_points),
         "to": change.to_mode,
         "to_percent": format_percent(change.to_basis_points),
+        "from_sample_percent": format_percent(change.from_sample_points),
+        "to_sample_percent": format_percent(change.to_sample_points),
         "change": change.change(),
         "reason": change.reason,
         "version": change.version,

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from strangler import registry, wiring
 from strangler.models import ModeChange, RouteMode, ShadowMismatch, StranglerState
-from strangler.modes import InvalidPercent, Mode, parse_percent
+from strangler.modes import FULL, InvalidPercent, Mode, parse_percent
 from strangler.selectors import STATE_PK
 
 logger = structlog.get_logger(__name__)
@@ -32,6 +32,16 @@ VIA = ("admin", "command", "api")
 
 class ChangeRefused(ValueError):
     """The change was not made; the message says why."""
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What a change sets: a mode (or the switch's ``live``/``killed``), its canary share and
+    its shadow sample, in basis points."""
+
+    mode: str
+    basis_points: int = 0
+    sample_points: int = FULL
 
 
 @dataclass(frozen=True)
@@ -59,11 +69,13 @@ def set_mode(
     route: str,
     mode: str,
     percent: str | Decimal | int | None = None,
+    sample: str | Decimal | int | None = None,
     reason: str,
     actor: str,
     via: str,
 ) -> Outcome:
-    """Put ``route`` in ``mode`` (``percent`` for canary only)."""
+    """Put ``route`` in ``mode`` (``percent`` for canary only, ``sample`` for shadow only: the
+    share of routing keys whose requests run the candidate, 100 when not given)."""
     reason = _check_common(reason, actor, via)
     try:
         spec = registry.get(route)
@@ -89,18 +101,21 @@ def set_mode(
         raise ChangeRefused(f"a percent applies to canary only, not to {target}")
     else:
         points = 0
+    sample_points = _sample_points(target, sample)
 
     with transaction.atomic():
         state = _locked_state()
         row, _ = RouteMode.objects.select_for_update().get_or_create(route=route)
-        before_mode, before_points = Mode(row.mode), row.basis_points
-        if (before_mode, before_points) == (target, points):
+        before = Spec(Mode(row.mode), row.basis_points, row.sample_points)
+        after = Spec(target, points, sample_points)
+        if before == after:
             return Outcome(None, f"{route} is already {row.describe()}: nothing changed")
-        row.mode, row.basis_points, row.updated_by = target.value, points, actor
-        row.save(update_fields=["mode", "basis_points", "updated_by", "updated_at"])
-        change = _record(
-            state, route, before_mode, before_points, target, points, reason, actor, via
+        row.mode, row.basis_points, row.sample_points = target.value, points, sample_points
+        row.updated_by = actor
+        row.save(
+            update_fields=["mode", "basis_points", "sample_points", "updated_by", "updated_at"]
         )
+        change = _record(state, route, before, after, reason, actor, via)
     announced = _announce(change.version)
     message = f"{route}: {change.change()}"
     if state.killed:
@@ -131,7 +146,9 @@ def _switch(engage: bool, *, reason: str, actor: str, via: str) -> Outcome:
         state.changed_at, state.changed_by, state.reason = timezone.now(), actor, reason
         state.save(update_fields=["killed", "changed_at", "changed_by", "reason"])
         before, after = (LIVE, KILLED) if engage else (KILLED, LIVE)
-        change = _record(state, ModeChange.KILL_SWITCH, before, 0, after, 0, reason, actor, via)
+        change = _record(
+            state, ModeChange.KILL_SWITCH, Spec(before), Spec(after), reason, actor, via
+        )
     announced = _announce(change.version)
     message = (
         "kill switch engaged: every route is served by legacy"
@@ -147,13 +164,25 @@ def _locked_state() -> StranglerState:
     return StranglerState.objects.select_for_update().get(pk=STATE_PK)
 
 
+def _sample_points(target: Mode, sample: str | Decimal | int | None) -> int:
+    if sample is None:
+        return FULL
+    if target is not Mode.SHADOW:
+        raise ChangeRefused(f"a sample applies to shadow only, not to {target}")
+    try:
+        points = parse_percent(sample)
+    except InvalidPercent as error:
+        raise ChangeRefused(f"sample: {error}") from None
+    if points == 0:
+        raise ChangeRefused("a sample of 0 compares nothing: put the route in legacy instead")
+    return points
+
+
 def _record(
     state: StranglerState,
     route: str,
-    from_mode: str,
-    from_points: int,
-    to_mode: str,
-    to_points: int,
+    before: Spec,
+    after: Spec,
     reason: str,
     actor: str,
     via: str,
@@ -165,10 +194,12 @@ def _record(
         actor=actor,
         via=via,
         route=route,
-        from_mode=str(from_mode),
-        from_basis_points=from_points,
-        to_mode=str(to_mode),
-        to_basis_points=to_points,
+        from_mode=str(before.mode),
+        from_basis_points=before.basis_points,
+        from_sample_points=before.sample_points,
+        to_mode=str(after.mode),
+        to_basis_points=after.basis_points,
+        to_sample_points=after.sample_points,
         reason=reason,
         version=state.version,
     )

@@ -1,7 +1,8 @@
 """Test helpers, after django-waffle's ``override_flag``: set modes without a database.
 
 ``override_modes({"api_place_order": "new"})`` (a context manager) routes by a fixed state for
-its duration; ``override_modes(all_routes="shadow")`` puts every strangled route in one mode.
+its duration (``("canary", "12.5")`` a canary's share, ``("shadow", "10")`` a shadow's sample);
+``override_modes(all_routes="shadow")`` puts every strangled route in one mode.
 Shadow candidates run inline (``InlineExecutor``) and time comes from ``clock`` when given,
 so a test of the time budget advances a ``FakeClock`` instead of sleeping.
 """
@@ -12,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from strangler import registry, wiring
-from strangler.modes import Mode, RouteState, Snapshot, parse_percent
+from strangler.modes import FULL, Mode, RouteState, Snapshot, parse_percent
 from strangler.pool import Executor, InlineExecutor
 from strangler.state import Clock, StateStore, Timing
 
@@ -53,11 +54,16 @@ class FixedBoard:
 def snapshot_of(
     modes: Mapping[str, str | tuple[str, str]], *, killed: bool = False, version: int = 1
 ) -> Snapshot:
-    """``{"route": "new", "other": ("canary", "12.5")}`` as a snapshot (salt: the route name)."""
+    """``{"route": "new", "other": ("canary", "12.5"), "third": ("shadow", "10")}`` as a
+    snapshot (salt: the route name); the percentage is a canary's share or a shadow's sample."""
     routes = {}
     for name, spec in modes.items():
-        mode, percent = (spec, "0") if isinstance(spec, str) else spec
-        routes[name] = RouteState(Mode(mode), parse_percent(percent), salt=name)
+        mode, percent = (Mode(spec), None) if isinstance(spec, str) else (Mode(spec[0]), spec[1])
+        points = None if percent is None else parse_percent(percent)
+        if mode is Mode.SHADOW:
+            routes[name] = RouteState(mode, 0, name, FULL if points is None else points)
+        else:
+            routes[name] = RouteState(mode, points or 0, name)
     return Snapshot(version=version, killed=killed, routes=routes)
 
 

@@ -112,6 +112,7 @@ EXPOSED_NAMES = (
     | {
         strangler_metrics.ROUTE_MODE,
         strangler_metrics.ROUTE_PERCENT,
+        strangler_metrics.ROUTE_SAMPLE,
         strangler_metrics.KILL_SWITCH,
         strangler_metrics.STATE_VERSION,
     }
@@ -346,6 +347,7 @@ def test_the_strangler_state_gauges_are_taken_with_max_across_instances():
     gauges = {
         strangler_metrics.ROUTE_MODE,
         strangler_metrics.ROUTE_PERCENT,
+        strangler_metrics.ROUTE_SAMPLE,
         strangler_metrics.KILL_SWITCH,
     }
     for gauge in gauges:

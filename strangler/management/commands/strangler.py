@@ -1,15 +1,15 @@
 """``manage.py strangler``: see and change the traffic shift without a deploy.
 
     strangler status
-    strangler set ROUTE MODE [--percent N] --reason "..."
+    strangler set ROUTE MODE [--percent N] [--sample N] --reason "..."
     strangler kill --reason "..."
     strangler unkill --reason "..."
     strangler mismatches ROUTE [--limit N]
 
 Changes are audited (who: ``--actor``, else the operating system's user) and reach every process
-within a second. Bad input (an unknown route or mode, a percent outside 0 to 100, a mode the
-route does not support, no reason) is refused with the reason and exit status 2 (usage) or 1
-(refused); nothing changes.
+within a second. Bad input (an unknown route or mode, a percent or sample outside 0 to 100, a
+sample of 0 or outside shadow, a mode the route does not support, no reason) is refused with the
+reason and exit status 2 (usage) or 1 (refused); nothing changes.
 """
 
 from __future__ import annotations
@@ -43,6 +43,11 @@ class Command(BaseCommand):
         change.add_argument("route")
         change.add_argument("mode", help=", ".join(mode.value for mode in Mode))
         change.add_argument("--percent", help="canary only: 0 to 100, in 0.01 steps")
+        change.add_argument(
+            "--sample",
+            help="shadow only: the share of routing keys compared, above 0 to 100, in 0.01 steps "
+            "(default 100)",
+        )
         change.add_argument("--reason", required=True)
         change.add_argument("--actor", default=None)
 
@@ -67,6 +72,7 @@ class Command(BaseCommand):
                         route=options["route"],
                         mode=options["mode"],
                         percent=options["percent"],
+                        sample=options["sample"],
                         reason=options["reason"],
                         actor=actor,
                         via="command",
@@ -103,13 +109,10 @@ class Command(BaseCommand):
         else:
             self.stdout.write("kill switch: lifted")
         self.stdout.write(f"state version {state['version']}")
-        self.stdout.write(f"{'route':<18} {'kind':<6} {'mode':<16} {'serving':<8} mismatches/24h")
+        self.stdout.write(f"{'route':<18} {'kind':<6} {'mode':<24} {'serving':<8} mismatches/24h")
         for route in state["routes"]:
-            mode = route["mode"]
-            if mode == Mode.CANARY:
-                mode = f"canary {route['percent']} %"
             self.stdout.write(
-                f"{route['route']:<18} {route['kind']:<6} {mode:<16} "
+                f"{route['route']:<18} {route['kind']:<6} {route['described']:<24} "
                 f"{route['effective_mode']:<8} {route['mismatches_24h']}"
             )
         if state["changes"]:

@@ -8,6 +8,8 @@ The characterization suite expects exactly these tests of it to fail in ``new`` 
 from __future__ import annotations
 
 import io
+import logging
+from collections.abc import Iterator
 
 import pytest
 from pypdf import PdfReader
@@ -19,6 +21,18 @@ from strangler.testing import override_modes
 from tests.characterization.shop import order_payload, place
 
 pytestmark = [pytest.mark.simulator, pytest.mark.django_db(databases=["default", "logistics"])]
+
+
+@pytest.fixture(autouse=True)
+def matches_logged() -> Iterator[None]:
+    """A match is logged at debug level; these tests read which declared difference it used."""
+    publisher = logging.getLogger("strangler.publisher")
+    level = publisher.level
+    publisher.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        publisher.setLevel(level)
 
 
 def shadow_outcomes(log_lines) -> list[tuple[str, list[str]]]:

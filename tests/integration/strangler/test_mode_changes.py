@@ -105,6 +105,52 @@ def test_every_change_is_audited_with_who_when_from_to_and_why():
     assert versions == sorted(versions) and len(set(versions)) == 4
 
 
+def test_a_shadow_on_a_sample_is_set_audited_and_shown(stored_state, client):
+    out = strangler("set", "api_track_order", "shadow", "--sample", "10", "--reason", "no room")
+    resampled = strangler("set", "api_track_order", "shadow", "--reason", "quiet hours")
+    again = strangler("set", "api_track_order", "shadow", "--reason", "twice")
+    strangler("set", "api_track_order", "shadow", "--sample", "2.5", "--reason", "busy again")
+
+    assert out.strip() == "api_track_order: legacy -> shadow, sample 10.00 %"
+    assert resampled.strip() == "api_track_order: shadow, sample 10.00 % -> shadow"
+    assert "already shadow: nothing changed" in again
+    samples = [
+        (c.from_sample_points, c.to_sample_points) for c in ModeChange.objects.order_by("id")
+    ]
+    assert samples == [(10_000, 1_000), (1_000, 10_000), (10_000, 250)]
+    assert RouteMode.objects.get(route="api_track_order").sample_points == 250
+    state = stored_state.store.snapshot().effective("api_track_order")
+    assert (state.mode, state.sample_points) == (Mode.SHADOW, 250)
+    status = strangler("status")
+    [line] = [line for line in status.splitlines() if line.startswith("api_track_order")]
+    assert "shadow, sample 2.50 %" in line
+
+    client.force_login(StaffUserFactory())
+    panel = client.get("/ops/strangler/").json()
+    routes = {route["route"]: route for route in panel["routes"]}
+    assert (routes["api_track_order"]["mode"], routes["api_track_order"]["sample_percent"]) == (
+        "shadow",
+        "2.50",
+    )
+    assert routes["api_place_order"]["sample_percent"] == "100.00"
+    assert (
+        panel["changes"][0]["from_sample_percent"],
+        panel["changes"][0]["to_sample_percent"],
+    ) == (
+        "100.00",
+        "2.50",
+    )
+
+
+def test_leaving_shadow_drops_its_sample():
+    strangler("set", "api_track_order", "shadow", "--sample", "10", "--reason", "compare")
+
+    out = strangler("set", "api_track_order", "canary", "--percent", "1", "--reason", "1 %")
+
+    assert out.strip() == "api_track_order: shadow, sample 10.00 % -> canary 1.00 %"
+    assert RouteMode.objects.get(route="api_track_order").sample_points == 10_000
+
+
 def test_setting_the_mode_a_route_already_has_changes_nothing():
     strangler("set", "api_track_order", "new", "--reason", "go")
 
@@ -138,6 +184,36 @@ def test_setting_the_mode_a_route_already_has_changes_nothing():
         ),
         (("set", "api_track_order", "new", "--reason", "  "), "a reason is required"),
         (("mismatches", "api_nope"), "unknown route 'api_nope'"),
+        (
+            ("set", "api_track_order", "shadow", "--sample", "0", "--reason", "x"),
+            "a sample of 0 compares nothing",
+        ),
+        (
+            ("set", "api_track_order", "shadow", "--sample", "101", "--reason", "x"),
+            "sample: percent must be from 0 to 100",
+        ),
+        (
+            ("set", "api_track_order", "shadow", "--sample", "0.005", "--reason", "x"),
+            "sample: percent moves in 0.01 steps",
+        ),
+        (
+            ("set", "api_track_order", "shadow", "--sample", "ten", "--reason", "x"),
+            "sample: percent must be a number",
+        ),
+        (
+            (
+                "set",
+                "api_track_order",
+                "canary",
+                "--percent",
+                "5",
+                "--sample",
+                "5",
+                "--reason",
+                "x",
+            ),
+            "a sample applies to shadow only, not to canary",
+        ),
     ],
 )
 def test_bad_input_is_refused_with_the_reason_and_changes_nothing(args, message):
@@ -336,6 +412,44 @@ def test_an_admin_action_refused_by_the_rules_says_why(admin_client):
 
     assert "percent must be from 0 to 100" in response.content.decode()
     assert ModeChange.objects.count() == 0
+
+
+def test_the_admin_shadows_a_route_on_the_sample_it_is_given(admin_client):
+    asked = run_action(admin_client, "to_shadow", ["api_track_order"])
+    done = run_action(
+        admin_client, "to_shadow", ["api_track_order"], apply="1", reason="no room", sample="5"
+    )
+    full = run_action(
+        admin_client, "to_shadow", ["api_ship_order"], apply="1", reason="compare", sample=""
+    )
+
+    assert 'name="sample"' in asked.content.decode()
+    assert [str(m) for m in done.context["messages"]] == [
+        "api_track_order: legacy -> shadow, sample 5.00 %"
+    ]
+    assert [str(m) for m in full.context["messages"]] == ["api_ship_order: legacy -> shadow"]
+    changes = ModeChange.objects.order_by("id")
+    assert [(c.route, c.to_sample_points, c.actor) for c in changes] == [
+        ("api_track_order", 500, "ops-grace"),
+        ("api_ship_order", 10_000, "ops-grace"),
+    ]
+    listing = admin_client.get("/admin/strangler/routemode/").content.decode()
+    assert "shadow, sample 5.00 %" in listing
+
+
+@pytest.mark.parametrize(
+    ("sample", "message"), [("0", "a sample of 0"), ("150", "from 0 to 100"), ("x", "a number")]
+)
+def test_an_admin_shadow_on_a_bad_sample_is_refused_and_changes_nothing(
+    admin_client, sample, message
+):
+    response = run_action(
+        admin_client, "to_shadow", ["api_track_order"], apply="1", reason="x", sample=sample
+    )
+
+    assert message in response.content.decode()
+    assert ModeChange.objects.count() == 0
+    assert RouteMode.objects.get(route="api_track_order").mode == "legacy"
 
 
 def test_the_kill_switch_from_the_admin(admin_client, stored_state):

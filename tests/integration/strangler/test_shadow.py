@@ -98,6 +98,7 @@ def test_the_legacy_answer_is_returned_unchanged_and_a_match_is_counted(
     assert candidates_timed("toy_read") == timed + 1
     line = log_lines.events("request_finished")[-1]
     assert (line["route"], line["side"], line["shadow"]) == ("toy_read", "legacy", "match")
+    assert log_lines.events("strangler_shadow") == []  # a match is logged at debug level only
 
 
 @toy_urls
@@ -295,6 +296,49 @@ def test_a_shadowed_placement_leaves_only_the_legacy_order_and_its_effects(
     assert len(supplier.ledger()) == 1  # legacy's dispatch
 
 
+def placements(side: str, outcome: str) -> tuple[float, float]:
+    """The placement SLI: the histogram's count and the placed (or failed) counter."""
+    timed = REGISTRY.get_sample_value(
+        "monolithos_order_placement_seconds_count", {"side": side, "outcome": outcome}
+    )
+    if outcome == "placed":
+        counted = REGISTRY.get_sample_value("monolithos_orders_placed_total", {"side": side})
+    else:
+        counted = REGISTRY.get_sample_value(
+            "monolithos_orders_failed_total", {"side": side, "reason": outcome}
+        )
+    return (timed or 0.0, counted or 0.0)
+
+
+@pytest.mark.simulator
+def test_a_shadowed_placement_counts_the_legacy_order_only(client, supplier, log_lines):
+    Product.objects.create(sku="PALLET", name="Euro pallet", price="18.50", stock=120)
+    before = {
+        (side, outcome): placements(side, outcome)
+        for side in ("legacy", "new")
+        for outcome in ("placed", "rejected")
+    }
+
+    with override_modes({"api_place_order": "shadow"}):
+        placed = place(client, order_payload())
+        rejected = place(client, order_payload(lines=[{"sku": "NOPE", "quantity": 1}]))
+
+    assert (placed.status_code, rejected.status_code) == (201, 400)
+    assert results("api_place_order", "match") >= 2
+
+    def moved(side: str, outcome: str) -> tuple[float, float]:
+        now, then = placements(side, outcome), before[(side, outcome)]
+        return (now[0] - then[0], now[1] - then[1])
+
+    assert moved("legacy", "placed") == (1, 1)
+    assert moved("legacy", "rejected") == (1, 1)
+    assert moved("new", "placed") == (0, 0)  # the candidate's order was rolled back
+    assert moved("new", "rejected") == (0, 0)
+    lines = log_lines.events("order_placement")
+    shadowed = [(line["side"], line["outcome"]) for line in lines if line.get("shadow")]
+    assert shadowed == [("new", "placed"), ("new", "rejected")]
+
+
 # ---------------------------------------------------------------------- hooks and the pool
 
 
@@ -400,6 +444,29 @@ def test_a_read_candidate_over_its_budget_is_abandoned_and_its_answer_discarded(
     assert published[0].candidate is None
 
 
+@toy_urls
+def test_a_read_candidate_starts_only_once_its_requests_answer_has_left(
+    client, monkeypatch, log_lines
+):
+    ran = threading.Event()
+    seen_at_start: list[int] = []
+
+    def candidate(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        seen_at_start.append(len(log_lines.events("request_finished")))
+        ran.set()
+        return JsonResponse({"side": "legacy", **kwargs})
+
+    use_candidate(monkeypatch, "/toy/read/7/", candidate)
+
+    with override_modes({"toy_read": "shadow"}, executor=BoundedPool(1)):
+        response = client.get("/toy/read/7/")
+        assert ran.wait(timeout=30)
+
+    assert response.json()["side"] == "legacy"
+    assert seen_at_start == [1]  # the request had written its final line
+    assert log_lines.events("request_finished")[0]["shadow"] == "pending"
+
+
 def test_a_full_pool_skips_the_candidate_instead_of_queueing_it():
     release = threading.Event()
     published: list[Any] = []
@@ -415,6 +482,48 @@ def test_a_full_pool_skips_the_candidate_instead_of_queueing_it():
     assert all(future is not None for future in busy)
     assert result.outcome == "skipped"
     assert body(response) == {"a": 1}
+
+
+def connection_closes(closed: list[str], **state: Any) -> Any:
+    """A candidate that opens its pool thread's connection, notes when that is closed, and
+    leaves it in ``state`` (``close_at``, ``errors_occurred``...)."""
+
+    def work() -> None:
+        from django.db import connections
+
+        connection = connections["default"]
+        connection.ensure_connection()
+        connection.close = lambda: closed.append("closed")  # type: ignore[method-assign]
+        for name, value in state.items():
+            setattr(connection, name, value)
+
+    return work
+
+
+@pytest.mark.parametrize(
+    ("conn_max_age", "state", "closed"),
+    [
+        (0, {}, False),  # one connection per request; a pool thread keeps its own
+        (60, {}, False),
+        (60, {"close_at": 0.0}, True),  # older than CONN_MAX_AGE
+        (0, {"errors_occurred": True, "is_usable": lambda: False}, True),
+    ],
+)
+def test_a_pool_thread_keeps_its_connection_unless_it_is_too_old_or_broken(
+    monkeypatch, conn_max_age, state, closed
+):
+    from django.db import connections
+
+    monkeypatch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", conn_max_age)
+    pool = BoundedPool(1)
+    seen: list[str] = []
+
+    first = pool.try_submit(connection_closes(seen, **state))
+    second = pool.try_submit(lambda: None)
+
+    assert first is not None and second is not None
+    first.result(timeout=30), second.result(timeout=30)
+    assert bool(seen) is closed
 
 
 # ---------------------------------------------------------------------- retention

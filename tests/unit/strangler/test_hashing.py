@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from strangler.hashing import bucket, takes_new
+from strangler.hashing import bucket, sampled, takes_new
 from strangler.modes import FULL
 
 KEYS = [f"customer{n}@example.com" for n in range(100_000)]
@@ -52,3 +52,42 @@ def test_buckets_span_the_whole_range_in_hundredths_of_a_percent():
     buckets = {bucket("s", key) for key in KEYS}
 
     assert min(buckets) == 0 and max(buckets) == FULL - 1
+
+
+# ---------------------------------------------------------------------- the shadow's sample
+
+
+def share_sampled(salt: str, sample_points: int, keys: list[str] = KEYS) -> float:
+    return 100 * sum(sampled(salt, key, sample_points) for key in keys) / len(keys)
+
+
+@pytest.mark.parametrize("sample_points", [100, 1_000, 5_000])
+def test_the_share_of_keys_sampled_is_within_one_point_of_the_sample(sample_points):
+    share = share_sampled("api_track_order-salt", sample_points)
+
+    assert abs(share - sample_points / 100) <= 1.0
+
+
+def test_a_key_is_sampled_every_time_or_never_at_a_given_sample():
+    first = {key: sampled("s", key, 1_000) for key in KEYS[:2000]}
+
+    assert all(sampled("s", key, 1_000) == chosen for key, chosen in first.items())
+    assert 0 < sum(first.values()) < 2000
+
+
+def test_the_keys_sampled_at_n_percent_are_the_keys_a_canary_of_n_percent_sends_to_new():
+    keys = KEYS[:20_000]
+
+    assert {k for k in keys if sampled("s", k, 1_000)} == {
+        k for k in keys if takes_new("s", k, 1_000)
+    }
+
+
+def test_a_full_sample_takes_every_request_and_a_keyless_one_is_drawn_at_random():
+    def never(bound: int) -> int:
+        raise AssertionError("a full sample draws nothing")
+
+    assert all(sampled("s", key, FULL, draw=never) for key in KEYS[:100])
+    assert sampled("s", None, FULL, draw=never)
+    assert sampled("s", None, 1_000, draw=lambda bound: 999)
+    assert not sampled("s", None, 1_000, draw=lambda bound: 1_000)

@@ -1,14 +1,17 @@
-"""Percentages in 0.01 % steps, and the kill switch overriding modes without changing them."""
+"""Percentages in 0.01 % steps, how modes are shown, and the kill switch overriding modes
+without changing them."""
 
 from __future__ import annotations
 
 import pytest
 
 from strangler.modes import (
+    FULL,
     InvalidPercent,
     Mode,
     RouteState,
     Snapshot,
+    describe,
     format_percent,
     parse_percent,
 )
@@ -51,3 +54,16 @@ def test_the_kill_switch_routes_every_route_to_legacy_and_keeps_their_modes():
 
 def test_a_route_never_set_is_legacy():
     assert Snapshot().effective("anything").mode is Mode.LEGACY
+
+
+@pytest.mark.parametrize(
+    ("mode", "points", "sample", "shown"),
+    [
+        ("canary", 1250, FULL, "canary 12.50 %"),
+        ("shadow", 0, FULL, "shadow"),
+        ("shadow", 0, 1000, "shadow, sample 10.00 %"),
+        ("new", 0, FULL, "new"),
+    ],
+)
+def test_a_mode_is_shown_with_its_canary_share_or_its_shadow_sample(mode, points, sample, shown):
+    assert describe(mode, points, sample) == shown
