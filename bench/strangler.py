@@ -14,8 +14,8 @@
    routing key takes its share of them) and, with
    ``--placement``, for ``POST /api/orders/`` (a write: the candidate first, in a rolled-back
    transaction; a customer of its own per placement; needs the supplier simulator, started
-   here). Target: under 10 % on p99. ``--profile`` instead runs the paced read in shadow mode
-   with each candidate under cProfile and prints where the candidate's time goes.
+   here). Target: under 10 % on p99. ``--profile`` instead runs the read in shadow mode, one
+   request at a time and each candidate under cProfile, and prints where its time goes.
 3. The time for a mode change to reach every process: ``--processes`` separate Python processes
    each route a request a millisecond through their own state store (the code gunicorn's
    workers run); the parent changes the mode ``--changes`` times with the service the command
@@ -47,6 +47,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -312,14 +313,13 @@ def shadow_results(route: str) -> dict[str, float]:
 
 class ProfiledExecutor:
     """The shadow pool, with each candidate's work (the new handler, the comparison, the
-    result's publication) run under cProfile; the profiles are added up. The request waits for
-    its candidate, so that a profile holds the candidate's own time, not time spent waiting for
-    the GIL while the next request runs."""
+    result's publication) run under cProfile; the profiles are added up."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.stats: pstats.Stats | None = None
         self.lock = threading.Lock()
+        self.last: Future[Any] | None = None
 
     def try_submit(self, work: Callable[[], Any]) -> Any:
         def profiled() -> Any:
@@ -333,10 +333,8 @@ class ProfiledExecutor:
                     else:
                         self.stats.add(profile)
 
-        future = self.inner.try_submit(profiled)
-        if future is not None:
-            future.result()
-        return future
+        self.last = self.inner.try_submit(profiled)
+        return self.last
 
 
 def profile_candidates(handler: Handler, scenario: Scenario, count: int, pace: float) -> None:
@@ -348,8 +346,13 @@ def profile_candidates(handler: Handler, scenario: Scenario, count: int, pace: f
     timed_requests(handler, scenario, 100, pace)  # warm up
     runtime.executor = profiled
     try:
-        timed_requests(handler, scenario, count, pace, first=100)
-        time.sleep(1)  # the last candidates
+        # One request at a time, its candidate waited for (it starts once the answer has left):
+        # a profile then holds the candidate's own time, not time waiting for the GIL while the
+        # next request runs.
+        for index in range(100, 100 + count):
+            timed_requests(handler, scenario, 1, first=index)
+            if profiled.last is not None:
+                profiled.last.result(timeout=30)
     finally:
         runtime.executor = profiled.inner
         set_mode("api_track_order", "legacy")

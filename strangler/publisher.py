@@ -2,7 +2,7 @@
 
 Every result is counted by route and outcome, and logged as ``strangler_shadow`` under the
 request's trace id: a warning for a mismatch or an error, information for a timeout or a
-skipped candidate, and a match at debug level only (the line cost a read's candidate 8 % of its
+skipped candidate, and a match at debug level only (the line cost a read's candidate 7 % of its
 time, docs/adr/0016: the count says as much). A request outside the route's sample is only
 counted (``unsampled``). A mismatch, or a candidate's error, is stored with both clean answers,
 the diff and the routing key (``ShadowMismatch``, kept STRANGLER_MISMATCH_RETENTION_DAYS); a
