@@ -133,7 +133,15 @@ def _switch_action(engage: bool, label: str) -> Any:
 @admin.register(RouteMode)
 class RouteModeAdmin(_Admin):
     list_display = ("route", "configured", "serving", "updated_at", "updated_by")
-    readonly_fields = ("route", "mode", "basis_points", "salt", "updated_at", "updated_by")
+    readonly_fields = (
+        "route",
+        "mode",
+        "basis_points",
+        "sample_points",
+        "salt",
+        "updated_at",
+        "updated_by",
+    )
     actions = (
         _mode_action(Mode.SHADOW, "Shadow: legacy answers, new is compared (on a sample)"),
         _mode_action(Mode.CANARY, "Canary: N %% of routing keys to new"),

@@ -113,9 +113,9 @@ class StrangledView:
             return self.route.key(request, kwargs)
 
         def sampled() -> bool:
-            if state.sample_points >= FULL:
-                return True
-            return hashing.sampled(state.salt, routing_key(), state.sample_points)
+            # A full sample needs no routing key (a placement's is parsed from its body).
+            full = state.sample_points >= FULL
+            return full or hashing.sampled(state.salt, routing_key(), state.sample_points)
 
         def context() -> dict[str, Any]:
             return {"routing_key": routing_key(), "method": request.method}

@@ -437,6 +437,19 @@ def test_the_admin_shadows_a_route_on_the_sample_it_is_given(admin_client):
     assert "shadow, sample 5.00 %" in listing
 
 
+def test_the_admins_route_page_changes_nothing_by_itself(admin_client):
+    from strangler.services import ensure_routes
+
+    ensure_routes()
+    row = RouteMode.objects.get(route="api_track_order")
+
+    page = admin_client.get(f"/admin/strangler/routemode/{row.pk}/change/").content.decode()
+
+    assert "shadow sample" in page.lower()  # shown
+    for field in ("mode", "basis_points", "sample_points", "salt"):
+        assert f'name="{field}"' not in page  # and changed by an audited action only
+
+
 @pytest.mark.parametrize(
     ("sample", "message"), [("0", "a sample of 0"), ("150", "from 0 to 100"), ("x", "a number")]
 )
