@@ -10,21 +10,18 @@ from django.db import migrations, models
 
 
 class AddIndexConcurrentlyOnPostgreSQL(AddIndexConcurrently):
+    @staticmethod
+    def _plain_unless_postgresql(schema_editor):
+        concurrently = schema_editor.connection.vendor == "postgresql"
+        return AddIndexConcurrently if concurrently else migrations.AddIndex
+
     def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-        else:
-            migrations.AddIndex.database_forwards(
-                self, app_label, schema_editor, from_state, to_state
-            )
+        operation = self._plain_unless_postgresql(schema_editor)
+        operation.database_forwards(self, app_label, schema_editor, from_state, to_state)
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
-        else:
-            migrations.AddIndex.database_backwards(
-                self, app_label, schema_editor, from_state, to_state
-            )
+        operation = self._plain_unless_postgresql(schema_editor)
+        operation.database_backwards(self, app_label, schema_editor, from_state, to_state)
 
 
 class Migration(migrations.Migration):
