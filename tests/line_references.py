@@ -1,8 +1,9 @@
 """`file:line` references in the project's Markdown, and the check that each still holds.
 
-A reference is written ``[path:line](link) `fragment` ``: the fragment is text that must be on
-that line. ``monolithos/LEGACY.md`` points into today's code, ``docs/assessment.md`` into the
-first commit's; each test reads the files from where its document points.
+A reference is written ``[path:line](link) `fragment` `` (a line break may come between the
+link and the fragment): the fragment is text that must be on that line. ``monolithos/LEGACY.md``
+points into today's code, ``docs/assessment.md`` into the first commit's; each test reads the
+files from where its document points.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-REFERENCE = re.compile(r"\[([\w./-]+):(\d+)\]\([^)]*\) `([^`]+)`")
+REFERENCE = re.compile(r"\[([\w./-]+):(\d+)\]\([^)]*\)\s+`([^`]+)`")
 
 
 @dataclass(frozen=True)

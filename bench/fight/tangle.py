@@ -50,7 +50,7 @@ FITNESS_TITLE = "Architecture fitness"
 INVENTORY_TITLE = "What the system deploys"
 LEGACY, CONTEXT = "monolithos", "logistics"
 PUBLIC = ("logistics", "logistics.public")
-STEPS = 6
+STEPS = 5
 
 
 @dataclass(frozen=True)
@@ -239,8 +239,8 @@ def _processes(inventory: Inventory, kind: str) -> str:
     return ", ".join(p.service for p in running)
 
 
-def _slots(inventory: Inventory, kind: str) -> str:
-    counts = [p.concurrency for p in inventory.running(kind)]
+def _slots(inventory: Inventory, *kinds: str) -> str:
+    counts = [p.concurrency for kind in kinds for p in inventory.running(kind)]
     if not counts:
         return "0"
     fixed = sum(c for c in counts if isinstance(c, int))
@@ -251,11 +251,13 @@ def _slots(inventory: Inventory, kind: str) -> str:
 
 
 def _databases(inventory: Inventory) -> str:
-    return "; ".join(
-        f"{alias}: CONN_MAX_AGE {config['conn_max_age']} s, "
-        + ("psycopg pool" if config["pool"] else "no pool (one connection per thread)")
-        for alias, config in inventory.databases.items()
-    )
+    aliases: dict[str, list[str]] = {}
+    for alias, config in inventory.databases.items():
+        setting = f"CONN_MAX_AGE {config['conn_max_age']} s, " + (
+            "psycopg pool" if config["pool"] else "no pool: one connection per thread"
+        )
+        aliases.setdefault(setting, []).append(alias)
+    return "; ".join(f"{', '.join(names)}: {setting}" for setting, names in aliases.items())
 
 
 def inventory_table(before: TreeMeasure, after: TreeMeasure) -> Table:
@@ -279,6 +281,10 @@ def inventory_table(before: TreeMeasure, after: TreeMeasure) -> Table:
             row("tasks run at once (worker slots)", lambda i: _slots(i, "worker")),
             row("beat", lambda i: _processes(i, "beat")),
             row("database connections (PostgreSQL settings)", _databases),
+            row(
+                "database connections at most, per alias (every thread and slot)",
+                lambda i: _slots(i, "web", "worker", "beat"),
+            ),
         ],
         note="From each tree's docker-compose.yml (services behind a profile left out), its "
         "gunicorn configuration with an empty environment, and its settings with PostgreSQL URLs.",
