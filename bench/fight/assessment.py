@@ -11,7 +11,7 @@ from pathlib import Path
 from bench.fight.outcome import RoundResult
 from bench.fight.report import Run, markdown_table
 from bench.fight.source_tree import ROOT
-from bench.fight.tangle import FITNESS_TITLE, INVENTORY_TITLE
+from bench.fight.tangle_tables import FITNESS_TITLE, INVENTORY_TITLE
 
 ASSESSMENT = ROOT / "docs" / "assessment.md"
 START = "<!-- bossfight:tangle-metrics -->"

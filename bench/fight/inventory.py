@@ -43,10 +43,6 @@ class Inventory:
     processes: tuple[Process, ...]
     databases: dict[str, dict[str, Any]]  # alias -> engine, conn_max_age, pool
 
-    @property
-    def table_count(self) -> int:
-        return sum(len(tables) for tables in self.tables.values())
-
     def running(self, kind: str) -> list[Process]:
         return [p for p in self.processes if p.kind == kind and not p.optional]
 

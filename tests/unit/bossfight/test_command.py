@@ -8,7 +8,7 @@ from bench.bossfight import parse_args
 from bench.fight.assessment import END, START, NoMarkers, metrics_block, write_metrics
 from bench.fight.outcome import RoundResult, Table
 from bench.fight.report import Run
-from bench.fight.tangle import FITNESS_TITLE, INVENTORY_TITLE
+from bench.fight.tangle_tables import FITNESS_TITLE, INVENTORY_TITLE
 
 
 def test_help_names_the_rounds_that_exist(capsys):
@@ -60,3 +60,31 @@ def test_the_assessments_block_is_replaced_and_nothing_else(tmp_path):
     document.write_text("no markers")
     with pytest.raises(NoMarkers):
         write_metrics(result, run, document)
+
+
+def test_the_exit_status_says_whether_every_defense_held(monkeypatch, tmp_path, capsys):
+    from bench import bossfight
+    from bench.fight.imports import ProbeFailed
+    from bench.fight.outcome import Defense
+    from bench.fight.rounds import Round
+
+    def fight(*defenses_held: bool) -> int:
+        result = RoundResult(
+            name="tangle",
+            title="The tangle",
+            summary="numbers",
+            defenses=tuple(Defense(f"d{n}", h, "") for n, h in enumerate(defenses_held)),
+        )
+        monkeypatch.setitem(bossfight.ROUNDS, "tangle", Round("tangle", "", lambda quick: result))
+        return bossfight.main(["--quick", "--output", str(tmp_path)])
+
+    def cannot_run(*, quick: bool) -> RoundResult:
+        raise ProbeFailed("probing /tmp/tree failed")
+
+    assert fight(True, True) == 0
+    assert fight(True, False) == 1
+    assert "TANGLE   FAILED  numbers" in capsys.readouterr().out
+    assert (tmp_path / "report.html").exists()
+    monkeypatch.setitem(bossfight.ROUNDS, "tangle", Round("tangle", "", cannot_run))
+    assert bossfight.main(["--quick", "--output", str(tmp_path)]) == 2
+    assert "the run could not be made: probing /tmp/tree failed" in capsys.readouterr().err

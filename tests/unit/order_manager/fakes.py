@@ -35,7 +35,6 @@ class FakeOrderRepository:
         self.customers: dict[str, Customer] = {}
         self.orders: dict[int, Order] = {}
         self.invoices: dict[int, Invoice] = {}
-        self.calls: list[str] = []
         self._ids = count(1)
 
     # ------------------------------------------------------------------ the test's own set-up
@@ -78,17 +77,14 @@ class FakeOrderRepository:
         self.invoices[order.pk] = Invoice(
             pk=order.pk, order=order, number=f"INV-{order.pk:06d}", amount=order.total
         )
-        self.calls.clear()
         return order
 
     # ------------------------------------------------------------------ DatabaseRepo's methods
 
     def product_by_sku(self, sku: str) -> Product | None:
-        self.calls.append(f"product_by_sku({sku})")
         return self.products.get(sku)
 
     def take_stock(self, product: Product, quantity: int) -> bool:
-        self.calls.append(f"take_stock({product.sku}, {quantity})")
         stored = self.products[product.sku]
         if stored.stock < quantity:
             return False
@@ -96,50 +92,41 @@ class FakeOrderRepository:
         return True
 
     def release_stock(self, product_id: int, quantity: int) -> None:
-        self.calls.append(f"release_stock({product_id}, {quantity})")
         for product in self.products.values():
             if product.pk == product_id:
                 product.stock += quantity
 
     def customer_for(self, email: str, name: str) -> Customer:
-        self.calls.append(f"customer_for({email})")
         if email not in self.customers:
             self.customers[email] = Customer(pk=next(self._ids), email=email, name=name)
         return self.customers[email]
 
     def create_order(self, **fields: Any) -> Order:
-        self.calls.append("create_order")
         order = Order(pk=next(self._ids), created_at=NOW, **fields)
         self.orders[order.pk] = order
         return order
 
     def create_line(self, **fields: Any) -> OrderLine:
-        self.calls.append("create_line")
         return OrderLine(pk=next(self._ids), **fields)
 
     def create_invoice(self, **fields: Any) -> Invoice:
-        self.calls.append("create_invoice")
         invoice = Invoice(pk=next(self._ids), **fields)
         self.invoices[invoice.order.pk] = invoice
         return invoice
 
     def mark_dispatch_failed(self, order: Order) -> None:
-        self.calls.append(f"mark_dispatch_failed({order.number})")
         if order.shipping_status == "pending":
             order.shipping_status = "dispatch_failed"
 
     def lock_order(self, order_id: int) -> Order:
-        self.calls.append(f"lock_order({order_id})")
         return self.orders[order_id]
 
     def orders_since(self, since: datetime.datetime) -> list[Order]:
-        self.calls.append("orders_since")
         return [
             o for o in self.orders.values() if o.created_at >= since and o.status != "cancelled"
         ]
 
     def products_below(self, threshold: int) -> list[Product]:
-        self.calls.append(f"products_below({threshold})")
         return sorted(
             (p for p in self.products.values() if p.stock < threshold), key=lambda p: p.sku
         )
