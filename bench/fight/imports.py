@@ -24,7 +24,8 @@ _SUMMARY = re.compile(r"Contracts: (\d+) kept, (\d+) broken\.")
 
 
 class ProbeFailed(Exception):
-    """A tree could not be imported or linted; the message holds the child's output."""
+    """A tree could not be measured (imported, linted, or its god object found): the message says
+    why, with the child process's output when there is one."""
 
 
 @dataclass(frozen=True)

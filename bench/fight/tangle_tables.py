@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bench.fight.complexity import COMPLEX, GodObject
+from bench.fight.complexity import COMPLEX, GOD_OBJECT, GOD_OBJECT_FILE, GodObject
+from bench.fight.imports import ProbeFailed
 from bench.fight.inventory import CORES, Inventory
 from bench.fight.measure import CONTEXT, LEGACY, TreeMeasure
 from bench.fight.outcome import Table
@@ -38,7 +39,7 @@ def _coupling(measure: TreeMeasure, source: str, target: str) -> str:
 def god_object(measure: TreeMeasure) -> GodObject:
     god = measure.code.god_object
     if god is None:
-        raise LookupError(f"{measure.label}: OrderManager not found")
+        raise ProbeFailed(f"{measure.label}: no class {GOD_OBJECT} in {GOD_OBJECT_FILE}")
     return god
 
 
