@@ -111,9 +111,9 @@ class OrderManager:
 
         The shipment is created (idempotently, by order number) on the logistics database after
         the order's own transaction committed: no transaction spans the two databases. The
-        columns are written by the shipment's listener (monolithos.shipping_columns) wherever
-        the shipment changes; copied here too for a shipment that was already dispatched (by the
-        background sweep, after a deferral), which nothing changes now.
+        columns follow each change of the shipment (its event, and its listener at once:
+        monolithos.shipping_columns); copied here too for a shipment dispatched already (by the
+        background sweep, after a deferral), so that this answer shows it without waiting.
         """
         shipment = self.logistics.create_shipment(placement.shipment_command(order))
         if shipment.status not in (ShipmentStatus.DISPATCHED, ShipmentStatus.DELIVERED):
@@ -148,7 +148,7 @@ class OrderManager:
             raise OrderError("order %s is already shipped" % order.number)
 
     def track_order(self, order):
-        """The order's columns (kept in step by the shipment's listener) and the supplier's word.
+        """The order's columns (kept in step by the shipment's events) and the supplier's word.
 
         Reads only: the columns used to be repaired here, a write inside a GET (LEGACY.md).
         """

@@ -5,13 +5,13 @@ key, and its database alias when that is not ``default``), the same id every tim
 message over, so the task run knows which message it pays (``message_of``) and the redelivery
 cap (``outbox.reliability``) counts its deliveries across hand-overs. The run marks its message:
 
-- **done** when the task returns. A receiver whose effect is written on the alias that holds its
-  message marks it inside the very transaction that commits the effect
+- **done** when the task returns. A receiver whose effect is written on ``default``, beside its
+  message, marks it inside the very transaction that commits the effect
   (``done_in_this_transaction``): the effect and the mark commit together or not at all. Any
-  other task (its effect on another database, or nothing left to do) is marked right after it
-  returns, that is after its effect committed; a process killed between the two leaves the
-  message owed, and the next delivery finds the effect through the receiver's idempotency key
-  (or its version), does nothing, and marks it.
+  other task (its effect on another database than its message's, or nothing left to do) is
+  marked right after it returns, that is after its effect committed; a process killed between
+  the two leaves the message owed, and the next delivery finds the effect through the
+  receiver's idempotency key (or its version), does nothing, and marks it.
 - **retrying**: its lease is stretched to cover the countdown, so the sweep does not hand over
   again a message whose retry is merely waiting for its time.
 - **failed** when the task fails for good (its retries spent, its worker killed too often):
@@ -90,23 +90,23 @@ def end(token: Token[_Run | None]) -> None:
     _current.reset(token)
 
 
-def done_in_this_transaction(using: str = "default") -> None:
-    """Mark the message the running task pays as done, in the caller's transaction on ``using``.
+def done_in_this_transaction() -> None:
+    """Mark the message the running task pays as done, in the caller's ``default`` transaction.
 
-    For receivers whose effect is written on ``using``: call it inside the atomic block that
+    For receivers whose effect is written on ``default``: call it inside the atomic block that
     writes the effect. A no-op outside an outbox task (a web request, a task sent otherwise), and
     for a message held on another alias (no transaction spans two: it is marked when the task
     returns).
     """
     run = _current.get()
-    if run is None or run.marked or run.message.alias != using:
+    if run is None or run.marked or run.message.alias != "default":
         return
     _mark_done(run.message)
 
     def committed() -> None:
         run.marked = True
 
-    transaction.on_commit(committed, using=using)
+    transaction.on_commit(committed)
 
 
 def _messages(message: MessageRef) -> QuerySet[OutboxMessage]:

@@ -74,9 +74,7 @@ def publish_again(*messages: Message) -> None:
 
     with transaction.atomic(savepoint=False):
         for message in messages:
-            OutboxMessage.objects.using("default").filter(
-                key=message.key, done_at__isnull=False
-            ).update(
+            OutboxMessage.objects.filter(key=message.key, done_at__isnull=False).update(
                 task=message.task,
                 kwargs=message.kwargs,
                 trace_id=trace.current_trace_id() or "",
@@ -99,14 +97,13 @@ def outstanding_message(key: str) -> Exists:
 
 
 def _relay_when_committed(messages: tuple[Message, ...], using: str) -> None:
+    keys = [m.key for m in messages]
     relay = _relay_after_commit(using)
     if relay is not None:
-        relay.keys.extend(m.key for m in messages)
-        return
-    relay = _Relay(using)
-    relay.keys.extend(m.key for m in messages)
-    # In autocommit (no transaction open) this runs at once: the keys must be there before.
-    transaction.on_commit(relay, using=using)
+        relay.keys += keys
+    else:
+        # In autocommit (no transaction open) this runs at once: it is given its keys first.
+        transaction.on_commit(_Relay(using, keys), using=using)
 
 
 class _Relay:
@@ -117,9 +114,9 @@ class _Relay:
     itself, at once, sparing a task and a round trip through the queue.
     """
 
-    def __init__(self, using: str) -> None:
+    def __init__(self, using: str, keys: list[str]) -> None:
         self.using = using
-        self.keys: list[str] = []
+        self.keys = keys
         self.in_worker = bool(current_task)  # the writer runs a Celery task
 
     def __call__(self) -> None:
