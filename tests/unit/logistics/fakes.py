@@ -117,12 +117,7 @@ class FakeShipmentRepository:
             return shipment, True
 
     def add_many_if_absent(self, shipments: Sequence[Shipment]) -> int:
-        added = 0
-        for shipment in shipments:
-            if shipment.order_ref not in {s.order_ref for s in self._by_id.values()}:
-                self._by_id[shipment.id] = copy.deepcopy(shipment)
-                added += 1
-        return added
+        return sum(self.add_if_absent(shipment)[1] for shipment in shipments)
 
     def save(self, shipment: Shipment) -> None:
         stored = self._by_id.get(shipment.id)
