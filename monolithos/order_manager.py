@@ -111,12 +111,12 @@ class OrderManager:
 
         The shipment is created (idempotently, by order number) on the logistics database after
         the order's own transaction committed: no transaction spans the two databases. The
-        columns are written by the shipment's listener (monolithos.shipping_columns) wherever
-        the shipment changes; copied here too for a shipment that was already dispatched (by the
-        background sweep, after a deferral), which nothing changes now.
+        columns follow each change of the shipment (its event, and its listener at once:
+        monolithos.shipping_columns); copied here too for a shipment dispatched already (by the
+        background sweep, after a deferral), so that this answer shows it without waiting.
         """
         shipment = self.logistics.create_shipment(placement.shipment_command(order))
-        if shipment.status != ShipmentStatus.DISPATCHED:
+        if shipment.status not in (ShipmentStatus.DISPATCHED, ShipmentStatus.DELIVERED):
             outcome = self.logistics.dispatch(shipment.id)
             if not outcome.dispatched:
                 if outcome.failure_kind in ("unreachable", "timeout"):
@@ -125,7 +125,7 @@ class OrderManager:
                     "supplier error: %s" % (outcome.failure_status or outcome.failure_kind)
                 )
             shipment = outcome.shipment
-        shipping_columns.copy_shipment(shipment)
+        shipping_columns.apply(shipment)
         self._reload_shipping_columns(order)
         return order
 
@@ -133,14 +133,22 @@ class OrderManager:
         order.refresh_from_db(fields=shipping_columns.COLUMNS)
 
     def ship_order(self, order):
-        if order.status == "cancelled":
+        if order.status == "cancelled" or order.shipping_status == "cancelled":
             raise OrderError("order %s is cancelled" % order.number)
         if order.shipping_status == "dispatched":
             raise OrderError("order %s is already shipped" % order.number)
-        return self.dispatch(order)
+        try:
+            return self.dispatch(order)
+        except IllegalTransition as refused:
+            # The shipment's owner decided meanwhile (cancelled, or shipped by a worker): its
+            # word is the answer, a 400, where it used to be a 502 "supplier unreachable".
+            self._reload_shipping_columns(order)
+            if refused.current is ShipmentStatus.CANCELLED:
+                raise OrderError("order %s is cancelled" % order.number)
+            raise OrderError("order %s is already shipped" % order.number)
 
     def track_order(self, order):
-        """The order's columns (kept in step by the shipment's listener) and the supplier's word.
+        """The order's columns (kept in step by the shipment's events) and the supplier's word.
 
         Reads only: the columns used to be repaired here, a write inside a GET (LEGACY.md).
         """
