@@ -242,9 +242,10 @@ for _retired in ("BREAKER_WINDOW_SIZE", "BREAKER_MINIMUM_CALLS", "BREAKER_FAILUR
         )
 BREAKER_SLOW_CALL_SECONDS = env.number("BREAKER_SLOW_CALL_SECONDS", 2.5, minimum=0.01)
 BREAKER_RESET_TIMEOUT = env.number("BREAKER_RESET_TIMEOUT", 15.0, minimum=0.01)
-# Shared state: the circuit breaker and the Celery broker. Unset: process-local state and a
-# filesystem broker under var/celery.
+# Shared state: the circuit breaker and the Celery broker. Unset: the breaker's state in a SQLite
+# file every process of this host opens (docs/adr/0024) and a filesystem broker under var/celery.
 REDIS_URL = env.optional_string("REDIS_URL")
+BREAKER_STATE_FILE = Path(env.string("BREAKER_STATE_FILE", str(VAR_DIR / "breaker.sqlite3")))
 # The cache holds the API's throttle histories and the supplier's last good quotes. Unset, each
 # process has its own (a client gets the throttle's rate once per web process). It must be a
 # Redis database of its own: clearing a Redis cache flushes its whole database. It fails open
