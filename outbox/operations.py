@@ -21,16 +21,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import structlog
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
 from observability import trace
-from outbox import broker, completion, relay
+from outbox import broker, completion, owed, relay
 from outbox.models import OWED, FailedTask, OutboxMessage
 
 logger = structlog.get_logger(__name__)
@@ -53,14 +52,12 @@ class TaskStatus:
 def status(now: datetime | None = None) -> list[TaskStatus]:
     """Every task the outbox or the failed-task table knows, by name."""
     now = now or timezone.now()
-    grace = now - timedelta(seconds=settings.OUTBOX_RELAY_GRACE_SECONDS)
-    past_lease = Q(published_at__isnull=True, created_at__lt=grace) | Q(lease_expires_at__lt=now)
     rows = (
         OutboxMessage.objects.values("task")
         .annotate(
             owed=Count("pk", filter=OWED),
             unpublished=Count("pk", filter=OWED & Q(published_at__isnull=True)),
-            past_lease=Count("pk", filter=OWED & past_lease),
+            past_lease=Count("pk", filter=OWED & owed.past_lease(now)),
             given_up=Count("pk", filter=Q(done_at__isnull=True, failed_at__isnull=False)),
             done=Count("pk", filter=Q(done_at__isnull=False)),
             oldest_owed=Min("created_at", filter=OWED),

@@ -105,10 +105,16 @@ class SqliteBreakerStorage(BreakerStorage):
         connection = sqlite3.connect(
             self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
         )
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=NORMAL")
-        connection.execute(_SCHEMA)
-        connection.execute("INSERT OR IGNORE INTO breaker (name) VALUES (?)", (self.breaker_name,))
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute(_SCHEMA)
+            connection.execute(
+                "INSERT OR IGNORE INTO breaker (name) VALUES (?)", (self.breaker_name,)
+            )
+        except sqlite3.Error:
+            connection.close()
+            raise
         self._local.held = (os.getpid(), connection)
         return connection
 
@@ -122,7 +128,7 @@ class SqliteBreakerStorage(BreakerStorage):
         if self._reachable.should_try():
             try:
                 result = operation(self._connection())
-            except sqlite3.Error as error:
+            except (sqlite3.Error, OSError) as error:  # OSError: its folder cannot be made
                 self._drop_connection()
                 if self._reachable.failed(error):
                     logger.warning(
