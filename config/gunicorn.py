@@ -20,7 +20,10 @@ threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 backlog = int(os.environ.get("GUNICORN_BACKLOG", "2048"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 10
-accesslog = "-"
+# The request log's final line is the one line per request (observability.request_log), with
+# the trace id, route and duration an access line lacks; GUNICORN_ACCESS_LOG (a path, or "-"
+# for stderr) adds gunicorn's own line beside it.
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
 
 

@@ -1,10 +1,10 @@
 """Django settings: everything from the environment, with embedded defaults.
 
-``DJANGO_ENV`` selects the environment: ``development`` (the default: SQLite files, console
-email, DEBUG on) or ``production`` (requires SECRET_KEY, ALLOWED_HOSTS and LEGACY_SHOP_API_KEY
-or its waiver, DEBUG off, secure cookies, HSTS). Production differs from development by
-environment values only; there is no second settings module. Every variable is listed in
-docs/configuration.md.
+``DJANGO_ENV`` selects the environment: ``development`` (the default: SQLite files, mail
+written to files, DEBUG on) or ``production`` (requires SECRET_KEY, ALLOWED_HOSTS and
+LEGACY_SHOP_API_KEY or its waiver, DEBUG off, secure cookies, HSTS). Production differs from
+development by environment values only; there is no second settings module. Every variable is
+listed in docs/configuration.md.
 """
 
 from __future__ import annotations
@@ -198,7 +198,8 @@ LOGIN_URL = "admin:login"
 # not Django's /accounts/profile/ (a 404 here).
 LOGIN_REDIRECT_URL = "/"
 
-# Email: console on embedded defaults, SMTP when EMAIL_HOST is set.
+# Email: SMTP when EMAIL_HOST is set; otherwise each mail is written to a file under
+# EMAIL_FILE_PATH with one log line saying where (notifications.mail_files), never printed.
 EMAIL_HOST = env.optional_string("EMAIL_HOST")
 if EMAIL_HOST:
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
@@ -208,8 +209,8 @@ if EMAIL_HOST:
     EMAIL_USE_TLS = env.boolean("EMAIL_USE_TLS", True)
     EMAIL_TIMEOUT = env.integer("EMAIL_TIMEOUT", 10, minimum=1)
 else:
-    EMAIL_BACKEND = env.string("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
-    # Where the file backend (django.core.mail.backends.filebased.EmailBackend) writes each mail.
+    EMAIL_BACKEND = env.string("EMAIL_BACKEND", "notifications.mail_files.MailFileBackend")
+    # Where the file backends (ours, Django's filebased) write each mail.
     EMAIL_FILE_PATH = env.string("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env.string("DEFAULT_FROM_EMAIL", "orders@monolithos.example")
 SALES_TEAM_EMAIL = env.string("SALES_TEAM_EMAIL", "sales@monolithos.example")
@@ -245,9 +246,10 @@ for _retired in ("BREAKER_WINDOW_SIZE", "BREAKER_MINIMUM_CALLS", "BREAKER_FAILUR
         )
 BREAKER_SLOW_CALL_SECONDS = env.number("BREAKER_SLOW_CALL_SECONDS", 2.5, minimum=0.01)
 BREAKER_RESET_TIMEOUT = env.number("BREAKER_RESET_TIMEOUT", 15.0, minimum=0.01)
-# Shared state: the circuit breaker and the Celery broker. Unset: process-local state and a
-# filesystem broker under var/celery.
+# Shared state: the circuit breaker and the Celery broker. Unset: the breaker's state in a SQLite
+# file every process of this host opens (docs/adr/0024) and a filesystem broker under var/celery.
 REDIS_URL = env.optional_string("REDIS_URL")
+BREAKER_STATE_FILE = Path(env.string("BREAKER_STATE_FILE", str(VAR_DIR / "breaker.sqlite3")))
 # The cache holds the API's throttle histories and the supplier's last good quotes. Unset, each
 # process has its own (a client gets the throttle's rate once per web process). It must be a
 # Redis database of its own: clearing a Redis cache flushes its whole database. It fails open
@@ -280,7 +282,10 @@ CACHES = {
 }
 
 # Celery (docs/adr/0008-celery-settings.md explains each choice).
-CELERY_BROKER_URL = env.optional_string("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
+# The filesystem transport ignores the host, but kombu warns on every connection it clones (each
+# publish) when the URL names none ("No hostname was supplied"): this one names localhost.
+FILESYSTEM_BROKER_URL = "filesystem://localhost/"
+CELERY_BROKER_URL = env.optional_string("CELERY_BROKER_URL") or REDIS_URL or FILESYSTEM_BROKER_URL
 # A message not acknowledged within this long is delivered again (Redis): every countdown and
 # retry delay stays far below it.
 CELERY_VISIBILITY_TIMEOUT = env.integer("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60)
@@ -290,7 +295,7 @@ if CELERY_MAX_COUNTDOWN_SECONDS * 2 > CELERY_VISIBILITY_TIMEOUT:
         "CELERY_MAX_COUNTDOWN_SECONDS must be at most half of CELERY_VISIBILITY_TIMEOUT, or "
         "a delayed task is delivered again before it is due"
     )
-if CELERY_BROKER_URL == "filesystem://":
+if CELERY_BROKER_URL.startswith("filesystem:"):
     _celery_dir = VAR_DIR / "celery"
     for _folder in ("queue", "control"):
         (_celery_dir / _folder).mkdir(parents=True, exist_ok=True)

@@ -32,5 +32,9 @@ class LogisticsConfig(AppConfig):
 def breaker_detail(breaker: SharedCircuitBreaker) -> str:
     snapshot = breaker.state()
     if snapshot.unknown:
-        return "breaker state unreadable (Redis unreachable): calls go through, as when closed"
+        store = "Redis" if breaker.storage.name == "redis" else "its state file"
+        return f"breaker state unreadable ({store} unreachable): calls go through, as when closed"
+    if snapshot.forced and snapshot.state == "open":
+        held = "breaker open, held by an operator"
+        return f"{held} ({snapshot.note})" if snapshot.note else held
     return f"breaker {snapshot.state}"

@@ -50,7 +50,9 @@ Destination = Annotated[
 
 
 class _Contract(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # A validation error names the field and the rule, never the value: it reaches log lines
+    # and tracebacks, and the values are a customer's address and order.
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
 
 class ItemIn(_Contract):

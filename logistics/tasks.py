@@ -56,8 +56,16 @@ def _claim_lease() -> timedelta:
     return timedelta(seconds=settings.DISPATCH_CLAIM_SECONDS)
 
 
+class DispatchDeferred(Exception):
+    """Why a dispatch was put off (the supplier failed, the breaker refused): the retry's cause.
+
+    Expected and handled, so the task's ``task_retrying`` line says it in one line, no traceback.
+    """
+
+
 @shared_task(bind=True, name=DISPATCH_TASK, max_retries=6)
 def dispatch_shipment(self: Task[[str], bool], shipment_id: str) -> bool:
+    structlog.contextvars.bind_contextvars(shipment_id=shipment_id)
     service = build_logistics_service(background=True)
     shipment = uuid.UUID(shipment_id)
     # Running: no sweep hands it over again before the hard time limit has killed this run.
@@ -69,12 +77,13 @@ def dispatch_shipment(self: Task[[str], bool], shipment_id: str) -> bool:
     except ShipmentChanged:
         # Still being changed by others after every re-read: still pending, the sweep
         # comes back to it; the supplier dedupes a second request on the idempotency key.
-        logger.warning("dispatch_lost_every_write", shipment_id=shipment_id)
+        logger.warning("dispatch_lost_every_write")
         service.lease_dispatch(shipment, None)
         return False
     next_attempt_at = outcome.shipment.next_attempt_at
     if outcome.dispatched or next_attempt_at is None:
         return outcome.dispatched  # dispatched, or rejected: a person decides
+    reason = outcome.shipment.last_error or outcome.failure_kind or "not dispatched"
     # One schedule: the shipment's own next attempt (the service's backoff), plus jitter so
     # that shipments deferred together (an open breaker) do not come back together.
     until_due = (next_attempt_at - timezone.now()).total_seconds()
@@ -83,7 +92,7 @@ def dispatch_shipment(self: Task[[str], bool], shipment_id: str) -> bool:
     if self.request.retries >= (self.max_retries or 0) or (
         countdown > settings.CELERY_MAX_COUNTDOWN_SECONDS
     ):
-        logger.warning("dispatch_left_to_the_sweep", shipment_id=shipment_id)
+        logger.warning("dispatch_left_to_the_sweep", reason=reason)
         service.lease_dispatch(shipment, None)
         return False
     # The retry is held for its countdown and one lease: lost with its worker or the broker, a
@@ -91,7 +100,7 @@ def dispatch_shipment(self: Task[[str], bool], shipment_id: str) -> bool:
     service.lease_dispatch(
         shipment, timedelta(seconds=countdown) + _claim_lease(), handed_over=True
     )
-    raise self.retry(countdown=countdown)
+    raise self.retry(countdown=countdown, exc=DispatchDeferred(reason))
 
 
 @shared_task(name="logistics.tasks.sweep_due_shipments")

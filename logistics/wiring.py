@@ -5,8 +5,9 @@ Entry points (API views, admin actions, management commands, the legacy OrderMan
 
 Two retry policies: a caller waiting on an HTTP request gets one attempt within a short
 deadline (a failure defers the shipment, it is never lost); the background sweep retries with
-backoff within a longer one. The circuit breaker and the bulkhead are per process and shared
-by both; with REDIS_URL set, the breaker's state is shared by every process (docs/adr/0017).
+backoff within a longer one. The bulkhead is per process and shared by both; the circuit
+breaker's state is shared by every process: through Redis with REDIS_URL set (docs/adr/0017),
+else through a SQLite file every process of the host opens (BREAKER_STATE_FILE, docs/adr/0024).
 
 The service tells the listeners of ``LOGISTICS_SHIPMENT_LISTENERS`` of every change it commits,
 in the thread that made it (inside a caller's transaction on ``default``, a listener's writes
@@ -46,6 +47,7 @@ def supplier_breaker() -> SharedCircuitBreaker:
             reset_timeout_seconds=settings.BREAKER_RESET_TIMEOUT,
         ),
         settings.REDIS_URL,
+        state_file=settings.BREAKER_STATE_FILE,
         exclude=[our_request_was_wrong],
     )
 

@@ -91,10 +91,14 @@ class OrderManager:
         self.notifications.send_confirmation(order)
         try:
             self.dispatch(order)
-        except Exception:
+        except Exception as error:
             # The order is placed whatever the supplier says: its shipment stays pending and the
-            # sweep dispatches it later (staff may still press "ship").
-            logger.warning("dispatch_deferred", order=order.number, exc_info=True)
+            # sweep dispatches it later (staff may still press "ship"). A supplier that failed
+            # or a breaker that refused is one line with its reason; anything else (the
+            # logistics database down, a bug) is unexpected and keeps its traceback.
+            expected = isinstance(error, (ConnectionError, SupplierError))
+            log = logger.warning if expected else logger.error
+            log("dispatch_deferred", order=order.number, reason=str(error), exc_info=not expected)
             self.repo.mark_dispatch_failed(order)
             self._reload_shipping_columns(order)
         return order

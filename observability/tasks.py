@@ -12,6 +12,9 @@ duration (``task_enqueued`` and ``task_started`` are at DEBUG). Here
   carries nothing;
 - ``bind_extra_task_metadata``: the worker validates the carried id again (ADR 0002), or
   binds a fresh one, and binds the task's name;
+- ``pre_task_succeeded``: a task of beat's schedule (a sweep, a purge) gets its ``result``
+  (what it found or did: a count) in its final line, so that one that found nothing is
+  chatter, written at DEBUG (``observability.logging.QuietChatter``);
 - every run is measured in ``monolithos_task_seconds`` by task and final state, and the log
   context is cleared after it, so that the worker's own lines between tasks name no task.
 
@@ -26,6 +29,7 @@ from typing import Any
 import structlog
 from celery import Task
 from celery.signals import task_postrun, task_prerun
+from django.conf import settings
 from django.dispatch import receiver
 from django_structlog.celery import signals
 
@@ -52,6 +56,13 @@ def bind_trace_id(task: Task[Any, Any], **_: Any) -> None:
     carried = trace.trace_id_from_task_headers(getattr(task.request, CONTEXT_HEADER, None))
     trace.bind_trace_id(carried or trace.new_trace_id())
     structlog.contextvars.bind_contextvars(task=task.name)
+
+
+@receiver(signals.pre_task_succeeded, dispatch_uid="observability.scheduled_result")
+def bind_scheduled_result(result: Any = None, **_: Any) -> None:
+    task = structlog.contextvars.get_contextvars().get("task")
+    if any(entry["task"] == task for entry in settings.CELERY_BEAT_SCHEDULE.values()):
+        structlog.contextvars.bind_contextvars(result=result)
 
 
 @task_prerun.connect(dispatch_uid="observability.task_started")

@@ -10,14 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from celery import current_app
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, QueryDict
-from django.utils import timezone
 
-from observability import trace
-from outbox import completion, relay
+from outbox import broker, operations, relay
 from outbox.models import FailedTask, OutboxMessage, message_aliases
 
 if TYPE_CHECKING:
@@ -106,19 +103,13 @@ class FailedTaskAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Run the selected tasks again", permissions=["requeue"])
     def requeue(self, request: HttpRequest, queryset: QuerySet[FailedTask]) -> None:
-        count = 0
-        for failed in queryset.filter(requeued_at__isnull=True):
-            message = completion.message_of(failed.task_id)
-            if message is not None and relay.hand_over_again(message.key, message.alias):
-                pass  # the outbox owes its message again and follows it to its end
-            else:
-                # Same arguments, new task id: the tasks are idempotent, so a second run is safe.
-                with trace.bound_trace_id(failed.trace_id or None):
-                    current_app.send_task(failed.task, args=failed.args, kwargs=failed.kwargs)
-            failed.requeued_at = timezone.now()
-            failed.save(update_fields=["requeued_at"])
-            count += 1
-        self.message_user(request, f"{count} task(s) sent again.", messages.SUCCESS)
+        # What `manage.py outbox retry` does: each once, whoever else is running it again.
+        try:
+            retried = operations.retry(queryset, actor=request.user.get_username())
+        except broker.BrokerUnavailable as error:
+            self.message_user(request, f"Stopped: {error}", messages.ERROR)
+            return
+        self.message_user(request, f"{retried.count} task(s) sent again.", messages.SUCCESS)
 
     def has_requeue_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("outbox.requeue_failedtask")

@@ -41,20 +41,25 @@ def kind_of(task: str) -> str:
     return task.rpartition(".")[2]
 
 
+def past_lease(now: datetime) -> Q:
+    """An owed message past its lease: never published within the relay's grace, or its lease
+    ran out."""
+    grace = now - timedelta(seconds=settings.OUTBOX_RELAY_GRACE_SECONDS)
+    return Q(published_at__isnull=True, created_at__lt=grace) | Q(lease_expires_at__lt=now)
+
+
 def messages(now: datetime) -> dict[str, Owed]:
     """Outbox messages not done and not given up on, by the kind of the task they name, on
     every alias that holds messages."""
     from outbox.models import OWED, OutboxMessage, message_aliases
 
-    grace = now - timedelta(seconds=settings.OUTBOX_RELAY_GRACE_SECONDS)
-    past_lease = Q(published_at__isnull=True, created_at__lt=grace) | Q(lease_expires_at__lt=now)
     rows = [
         row
         for alias in message_aliases()
         for row in OutboxMessage.objects.using(alias)
         .filter(OWED)
         .values("task")
-        .annotate(past=Count("pk", filter=past_lease), oldest=Min("created_at"))
+        .annotate(past=Count("pk", filter=past_lease(now)), oldest=Min("created_at"))
         .order_by()
     ]
     owed: dict[str, Owed] = {}

@@ -216,12 +216,14 @@ def strangler_mode(request: pytest.FixtureRequest, settings: Any) -> Iterator[st
 
 
 @pytest.fixture(autouse=True)
-def _fresh_supplier_protection(settings: Any) -> Iterator[None]:
-    """Each test starts as a fresh process would: closed breaker, empty caches (quotes)."""
+def _fresh_supplier_protection(settings: Any, tmp_path: Path) -> Iterator[None]:
+    """Each test starts as a fresh system would: closed breaker, empty caches (quotes). Without
+    Redis the breaker's state is a file of the test's own, not the checkout's var/."""
     from django.core.cache import cache
 
     from logistics import wiring
 
+    settings.BREAKER_STATE_FILE = tmp_path / "breaker.sqlite3"
     cache.clear()
     wiring.supplier_breaker.cache_clear()
     wiring.supplier_bulkhead.cache_clear()

@@ -15,7 +15,8 @@ users, and this module adds at its seams (docs/adr/0017):
   lease expires.
 - An excluded error (a 4xx) counts as neither success nor failure (pybreaker counts it as a
   success), and a success slower than ``slow_call_seconds`` as a failure.
-- An operator's ``force_open`` holds until ``force_close``, through a flag in the storage.
+- An operator's ``force_open`` holds until ``force_close``, through a flag in the storage, with
+  the operator's note beside it (who, when, why: ``manage.py breaker`` writes it).
 
 Imports no Django, so any process (or a bare ``python -c``) can use it.
 """
@@ -27,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, NoReturn, TypeVar, cast, overload
 
 import pybreaker
@@ -34,6 +36,7 @@ import redis
 import structlog
 from prometheus_client import Counter, Gauge
 
+from logistics.adapters.breaker_sqlite import SqliteBreakerStorage
 from logistics.adapters.breaker_storage import (
     BreakerSnapshot,
     BreakerStorage,
@@ -297,34 +300,38 @@ class SharedCircuitBreaker:
             BREAKER_STATE.labels(self.config.name).set(_GAUGE_VALUE[snapshot.state])
         return snapshot
 
-    def force_open(self) -> None:
+    def force_open(self, note: str = "") -> None:
         """Open until an operator closes it: no probe, whatever the timeout."""
-        self.storage.hold(True)
+        self.storage.hold(True, note)
         self._engine().open()
 
-    def force_close(self) -> None:
+    def force_close(self, note: str = "") -> None:
         """Close now, from any state, with nothing counted."""
-        self.storage.hold(False)
+        self.storage.hold(False, note)
         self._engine().close()
 
-    def reset(self) -> None:
+    def reset(self, note: str = "") -> None:
         """Forget everything stored, without a transition: as if new."""
-        self.storage.reset()
+        self.storage.reset(note)
 
 
 def build_breaker(
     config: BreakerConfig,
     redis_url: str | None,
     *,
+    state_file: Path | None = None,
     key_prefix: str = "monolithos:breaker",
     exclude: Sequence[Exclusion] = (),
 ) -> SharedCircuitBreaker:
-    """Shared state in Redis when a URL is given, this process's memory otherwise."""
+    """Shared state in Redis when a URL is given, else in ``state_file`` (every process of the
+    host), else in this process's memory."""
     storage: BreakerStorage
     if redis_url:
         # Short timeouts: a breaker that waits on a stuck Redis is the hang it exists to prevent.
         client = redis.Redis.from_url(redis_url, socket_timeout=0.25, socket_connect_timeout=0.25)
         storage = RedisBreakerStorage(client, key_prefix, config.name)
+    elif state_file is not None:
+        storage = SqliteBreakerStorage(state_file, config.name)
     else:
         storage = MemoryBreakerStorage(config.name)
     return SharedCircuitBreaker(config, storage, exclude=exclude)

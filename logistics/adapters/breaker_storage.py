@@ -3,11 +3,12 @@
 pybreaker's storages change state in separate steps (``CircuitRedisStorage``: several round
 trips per decision, dated by the client's clock) and cannot tell a caller whether it made a
 transition. These keep pybreaker's interface (state, counters, opened_at) for its state machine
-and add the transitions it lacks, each one atomic and answering who made it: a lock in process
-memory, one Lua script in Redis dated by Redis's ``TIME``. Going half-open takes a probe lease
-(``SET NX PX``) that the holder's answer ends, or its expiry. An unreachable Redis fails open:
-logged, counted, and tried again once a second. Used by ``logistics.adapters.breaker``
-(docs/adr/0017); imports no Django.
+and add the transitions it lacks, each one atomic and answering who made it: ``StoredState``'s
+methods under a lock in process memory (or in one SQLite transaction:
+``logistics.adapters.breaker_sqlite``), one Lua script in Redis dated by Redis's ``TIME``.
+Going half-open takes a probe lease that the holder's answer ends, or its expiry. A shared
+store that cannot be reached fails open: logged, counted, and tried again once a second. Used
+by ``logistics.adapters.breaker`` (docs/adr/0017, 0024); imports no Django.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ State = Literal["closed", "open", "half_open"]
 
 BREAKER_STORAGE_UNAVAILABLE = Counter(
     "monolithos_supplier_breaker_storage_unavailable",
-    "Operations on the breaker's shared state answered without Redis (unreachable): the calls "
-    "they belong to went through unguarded.",
+    "Operations on the breaker's shared state answered without its store (Redis or the SQLite "
+    "file unreachable): the calls they belong to went through unguarded.",
     ["breaker"],
 )
 # pybreaker's state names; ours are label values, hence the underscore.
@@ -58,8 +59,9 @@ class BreakerSnapshot:
     opened_at: float | None  # Unix time by the storage's clock
     seconds_until_probe: float | None  # None when closed or forced open
     forced: bool = False  # opened by an operator: no probe until force_close()
-    # The shared state could not be read (Redis unreachable): calls go through, as when closed.
+    # The shared state could not be read (its store unreachable): calls go through, as when closed.
     unknown: bool = False
+    note: str = ""  # the last operator's command: who, when, why
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ def _snapshot(
     held: bool,
     now: float,
     probe_left: float,
+    note: str = "",
 ) -> BreakerSnapshot:
     label = _LABELS[state]
     until: float | None = None
@@ -88,7 +91,77 @@ def _snapshot(
         until = max(0.0, opened_at + reset_timeout - now)
     elif label == "half_open":
         until = max(0.0, probe_left)  # 0: no probe in flight, the next caller gets it
-    return BreakerSnapshot(name, label, failures, opened_at, until, held)
+    return BreakerSnapshot(name, label, failures, opened_at, until, held, note=note)
+
+
+@dataclass
+class StoredState:
+    """All a breaker stores, and its atomic transitions: the caller holds the storage's lock.
+
+    The memory and SQLite storages keep this record and run these methods under their lock (a
+    mutex, a write transaction); the Redis storage's Lua scripts are the same rules written
+    again (tests/integration/test_circuit_breaker.py compares them call for call).
+    """
+
+    state: str = pybreaker.STATE_CLOSED
+    failures: int = 0
+    successes: int = 0
+    opened_at: float | None = None  # Unix time
+    held: bool = False
+    note: str = ""
+    probe_token: str | None = None
+    probe_expires: float = 0.0
+
+    def holds_probe(self, token: str, now: float) -> bool:
+        return self.probe_token == token and self.probe_expires > now
+
+    def trip(self, probe_token: str | None, now: float) -> str | None:
+        left = self.state
+        if probe_token is not None:
+            if not self.holds_probe(probe_token, now):
+                return None
+        elif left != pybreaker.STATE_CLOSED and not self.held:
+            return None
+        self.state, self.successes, self.opened_at = pybreaker.STATE_OPEN, 0, now
+        self.probe_token = None
+        return None if left == pybreaker.STATE_OPEN else left
+
+    def take_probe(self, token: str, reset_timeout: float, now: float) -> Lease:
+        if self.state == pybreaker.STATE_CLOSED:
+            return Lease()
+        if self.held:
+            return Lease(retry_after=reset_timeout)
+        if self.state == pybreaker.STATE_OPEN and self.opened_at is not None:
+            wait = self.opened_at + reset_timeout - now
+            if wait > 0:
+                return Lease(retry_after=wait)
+        if self.probe_token is not None and self.probe_expires > now:
+            return Lease(retry_after=self.probe_expires - now)
+        self.probe_token, self.probe_expires = token, now + reset_timeout
+        left_open = self.state == pybreaker.STATE_OPEN
+        self.state = pybreaker.STATE_HALF_OPEN
+        if left_open:
+            self.successes = 0
+        return Lease(token=token, left_open=left_open)
+
+    def release_probe(self, token: str) -> None:
+        if self.probe_token == token:
+            self.probe_token = None
+
+    def close(self, probe_token: str | None, now: float) -> str | None:
+        if probe_token is not None and not self.holds_probe(probe_token, now):
+            return None
+        left = self.state
+        self.state, self.opened_at, self.probe_token = pybreaker.STATE_CLOSED, None, None
+        self.failures = self.successes = 0
+        return None if left == pybreaker.STATE_CLOSED else left
+
+    def snapshot(self, name: str, reset_timeout: float, now: float) -> BreakerSnapshot:
+        probe_left = self.probe_expires - now if self.probe_token else 0.0
+        return _snapshot(
+            name, reset_timeout, self.state, self.failures, self.opened_at, self.held, now,
+            probe_left, self.note,
+        )  # fmt: skip
 
 
 class BreakerStorage(pybreaker.CircuitBreakerStorage):
@@ -115,106 +188,111 @@ class BreakerStorage(pybreaker.CircuitBreakerStorage):
     def close(self, probe_token: str | None) -> str | None: ...
 
     @abstractmethod
-    def hold(self, held: bool) -> None:
-        """The operator's flag: while set, the breaker grants no probe."""
+    def hold(self, held: bool, note: str = "") -> None:
+        """The operator's flag (while set, the breaker grants no probe), and what they said."""
 
     @abstractmethod
     def snapshot(self, reset_timeout: float) -> BreakerSnapshot: ...
 
     @abstractmethod
-    def reset(self) -> None:
-        """Forget everything stored: closed, nothing counted, as if new."""
+    def reset(self, note: str = "") -> None:
+        """Forget everything stored: closed, nothing counted, as if new (but for the note)."""
+
+    @property
+    @abstractmethod
+    def where(self) -> str:
+        """Where the state lives, for an operator: which processes share it."""
 
 
-class MemoryBreakerStorage(pybreaker.CircuitMemoryStorage, BreakerStorage):
+class MemoryBreakerStorage(BreakerStorage):
     """One process's state. The lock guards a few field updates, never a call."""
 
     def __init__(self, name: str = "supplier", clock: Callable[[], float] = time.time) -> None:
-        super().__init__(pybreaker.STATE_CLOSED)
+        super().__init__("memory")
         self.breaker_name = name
         self._clock = clock
         self._lock = threading.Lock()
-        self._held = False
-        self._probe: tuple[str, float] | None = None  # token, expiry
+        self._stored = StoredState()
 
-    # pybreaker's increments are read-modify-write: with a thread per instance, they need the lock.
+    @property
+    def where(self) -> str:
+        return "process memory: this process only"
+
+    # ---------------------------------------------------------------- pybreaker's interface
+    # Its increments are read-modify-write: with a thread per instance, they need the lock.
+
+    @property
+    def state(self) -> str:
+        return self._stored.state
+
+    @state.setter
+    def state(self, state: str) -> None:
+        with self._lock:
+            self._stored.state = state
+
     def increment_counter(self) -> None:
         with self._lock:
-            self._fail_counter += 1
+            self._stored.failures += 1
+
+    def reset_counter(self) -> None:
+        with self._lock:
+            self._stored.failures = 0
 
     def increment_success_counter(self) -> None:
         with self._lock:
-            self._success_counter += 1
+            self._stored.successes += 1
 
-    def _holds_probe(self, token: str) -> bool:
-        return (
-            self._probe is not None and self._probe[0] == token and self._probe[1] > self._clock()
-        )
+    def reset_success_counter(self) -> None:
+        with self._lock:
+            self._stored.successes = 0
+
+    @property
+    def counter(self) -> int:
+        return self._stored.failures
+
+    @property
+    def success_counter(self) -> int:
+        return self._stored.successes
+
+    @property
+    def opened_at(self) -> datetime | None:
+        opened = self._stored.opened_at
+        return None if opened is None else datetime.fromtimestamp(opened, UTC)
+
+    @opened_at.setter
+    def opened_at(self, when: datetime) -> None:
+        with self._lock:
+            self._stored.opened_at = when.timestamp()
+
+    # ---------------------------------------------------------------- the atomic transitions
 
     def trip(self, probe_token: str | None) -> str | None:
         with self._lock:
-            left = self._state
-            if probe_token is not None:
-                if not self._holds_probe(probe_token):
-                    return None
-            elif left != pybreaker.STATE_CLOSED and not self._held:
-                return None
-            self._state, self._probe, self._success_counter = pybreaker.STATE_OPEN, None, 0
-            self._opened_at = datetime.fromtimestamp(self._clock(), UTC)
-            return None if left == pybreaker.STATE_OPEN else left
+            return self._stored.trip(probe_token, self._clock())
 
     def take_probe(self, token: str, reset_timeout: float) -> Lease:
         with self._lock:
-            if self._state == pybreaker.STATE_CLOSED:
-                return Lease()
-            if self._held:
-                return Lease(retry_after=reset_timeout)
-            now = self._clock()
-            if self._state == pybreaker.STATE_OPEN and self._opened_at is not None:
-                wait = self._opened_at.timestamp() + reset_timeout - now
-                if wait > 0:
-                    return Lease(retry_after=wait)
-            if self._probe is not None and self._probe[1] > now:
-                return Lease(retry_after=self._probe[1] - now)
-            self._probe = (token, now + reset_timeout)
-            left_open = self._state == pybreaker.STATE_OPEN
-            self._state = pybreaker.STATE_HALF_OPEN
-            if left_open:
-                self._success_counter = 0
-            return Lease(token=token, left_open=left_open)
+            return self._stored.take_probe(token, reset_timeout, self._clock())
 
     def release_probe(self, token: str) -> None:
         with self._lock:
-            if self._probe is not None and self._probe[0] == token:
-                self._probe = None
+            self._stored.release_probe(token)
 
     def close(self, probe_token: str | None) -> str | None:
         with self._lock:
-            if probe_token is not None and not self._holds_probe(probe_token):
-                return None
-            left = self._state
-            self._state, self._probe, self._opened_at = pybreaker.STATE_CLOSED, None, None
-            self._fail_counter = self._success_counter = 0
-            return None if left == pybreaker.STATE_CLOSED else left
+            return self._stored.close(probe_token, self._clock())
 
-    def hold(self, held: bool) -> None:
-        self._held = held
+    def hold(self, held: bool, note: str = "") -> None:
+        with self._lock:
+            self._stored.held, self._stored.note = held, note
 
     def snapshot(self, reset_timeout: float) -> BreakerSnapshot:
         with self._lock:
-            now = self._clock()
-            opened = self._opened_at.timestamp() if self._opened_at else None
-            probe_left = self._probe[1] - now if self._probe else 0.0
-            return _snapshot(
-                self.breaker_name, reset_timeout, self._state, self._fail_counter, opened,
-                self._held, now, probe_left,
-            )  # fmt: skip
+            return self._stored.snapshot(self.breaker_name, reset_timeout, self._clock())
 
-    def reset(self) -> None:
+    def reset(self, note: str = "") -> None:
         with self._lock:
-            self._state, self._probe, self._opened_at = pybreaker.STATE_CLOSED, None, None
-            self._fail_counter = self._success_counter = 0
-            self._held = False
+            self._stored = StoredState(note=note)
 
 
 # Shared by the scripts below. Timestamps come from Redis's clock (TIME), so that hosts whose
@@ -273,11 +351,11 @@ redis.call('DEL', probe_key)
 if from == 'closed' then return false end
 return from
 """
-# -> {state, opened_at, held, failures, now, probe_pttl_ms}
+# -> {state, opened_at, held, failures, now, probe_pttl_ms, note}
 _LUA_SNAPSHOT = """
-local s = redis.call('HMGET', state_key, 'state', 'opened_at', 'held', 'failures')
+local s = redis.call('HMGET', state_key, 'state', 'opened_at', 'held', 'failures', 'note')
 local pttl = redis.call('PTTL', probe_key)
-return {s[1] or 'closed', s[2] or '', s[3] or '0', s[4] or '0', now(), pttl}
+return {s[1] or 'closed', s[2] or '', s[3] or '0', s[4] or '0', now(), pttl, s[5] or ''}
 """
 
 
@@ -288,7 +366,7 @@ def _text(raw: object) -> str:
 class RedisBreakerStorage(BreakerStorage):
     """State shared by every process through Redis: each operation one command or one script.
 
-    Keys: ``<prefix>:<name>:state`` (hash: state, failures, successes, opened_at, held) and
+    Keys: ``<prefix>:<name>:state`` (hash: state, failures, successes, opened_at, held, note) and
     ``<prefix>:<name>:probe`` (the probe's holder, expiring after the reset timeout so that a
     probe lost with its process frees the way for another). pybreaker's own
     ``CircuitRedisStorage`` makes several round trips per decision and dates by the client.
@@ -308,6 +386,11 @@ class RedisBreakerStorage(BreakerStorage):
     ) -> None:
         super().__init__("redis")
         self.breaker_name = name
+        address = client.connection_pool.connection_kwargs
+        self._where = (
+            f"Redis {address.get('host', '?')}:{address.get('port', '?')} "
+            f"db {address.get('db', 0)}, key {key_prefix}:{name}: every process using it"
+        )
         base = f"{key_prefix}:{name}"
         self._keys = [f"{base}:state", f"{base}:probe"]
         self._redis = client
@@ -317,6 +400,10 @@ class RedisBreakerStorage(BreakerStorage):
         self._release_probe = client.register_script(_LUA_PRELUDE + _LUA_RELEASE_PROBE)
         self._close = client.register_script(_LUA_PRELUDE + _LUA_CLOSE)
         self._snapshot = client.register_script(_LUA_PRELUDE + _LUA_SNAPSHOT)
+
+    @property
+    def where(self) -> str:
+        return self._where
 
     def _failing_open(self, fallback: T, operation: Callable[[], T]) -> T:
         if self._reachable.should_try():
@@ -403,8 +490,8 @@ class RedisBreakerStorage(BreakerStorage):
         left = self._failing_open(None, lambda: self._close(self._keys, [probe_token or ""]))
         return None if left is None else _text(left)
 
-    def hold(self, held: bool) -> None:
-        self._redis.hset(self._keys[0], "held", "1" if held else "0")
+    def hold(self, held: bool, note: str = "") -> None:
+        self._redis.hset(self._keys[0], mapping={"held": "1" if held else "0", "note": note})
 
     def snapshot(self, reset_timeout: float) -> BreakerSnapshot:
         reply = self._failing_open(None, lambda: self._snapshot(self._keys))
@@ -412,11 +499,15 @@ class RedisBreakerStorage(BreakerStorage):
             # Fail open, as every decision does: with its state unreadable the breaker lets
             # calls through, so that is what it reports (and /readyz stays ready).
             return BreakerSnapshot(self.breaker_name, "closed", 0, None, None, unknown=True)
-        state, opened, held, failures, now, pttl = map(_text, reply)
+        state, opened, held, failures, now, pttl, note = map(_text, reply)
         return _snapshot(
             self.breaker_name, reset_timeout, state, int(failures),
-            float(opened) if opened else None, held == "1", float(now), int(pttl) / 1000,
+            float(opened) if opened else None, held == "1", float(now), int(pttl) / 1000, note,
         )  # fmt: skip
 
-    def reset(self) -> None:
-        self._redis.delete(*self._keys)
+    def reset(self, note: str = "") -> None:
+        pipeline = self._redis.pipeline()  # one transaction: MULTI, DEL, HSET, EXEC
+        pipeline.delete(*self._keys)
+        if note:
+            pipeline.hset(self._keys[0], "note", note)
+        pipeline.execute()

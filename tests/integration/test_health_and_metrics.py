@@ -235,9 +235,13 @@ def test_every_route_is_named_so_the_view_label_means_something():
 def test_readyz_reports_an_open_breaker_without_failing(client):
     from logistics.wiring import supplier_breaker
 
-    supplier_breaker().force_open()
+    supplier_breaker().force_open("open by ops at 2026-01-01T00:00:00+00:00: maintenance")
 
     response = client.get("/readyz")
 
     assert response.status_code == 200
-    assert response.json()["checks"]["supplier_breaker"] == {"ok": True, "detail": "breaker open"}
+    assert response.json()["checks"]["supplier_breaker"] == {
+        "ok": True,
+        "detail": "breaker open, held by an operator "
+        "(open by ops at 2026-01-01T00:00:00+00:00: maintenance)",
+    }

@@ -46,9 +46,11 @@ def test_a_failing_supplier_makes_the_task_retry_when_the_shipment_is_due(
     supplier.set_chaos(failure_rate=1.0)
     shipment = pending_shipment()
     retries: list[float] = []
+    causes: list[str] = []
 
-    def retry(countdown: float) -> Exception:
+    def retry(countdown: float, exc: Exception) -> Exception:
         retries.append(countdown)
+        causes.append(str(exc))
         return Retry()
 
     monkeypatch.setattr(dispatch_shipment, "retry", retry)
@@ -61,6 +63,7 @@ def test_a_failing_supplier_makes_the_task_retry_when_the_shipment_is_due(
     # The task comes back when the shipment is due, plus at most DISPATCH_RETRY_INITIAL_SECONDS.
     until_due = (record.next_attempt_at - timezone.now()).total_seconds()
     assert len(retries) == 1
+    assert causes == [record.last_error]  # the task_retrying line's reason
     assert until_due - 1 <= retries[0] <= until_due + settings.DISPATCH_RETRY_INITIAL_SECONDS
     assert retries[0] <= settings.CELERY_MAX_COUNTDOWN_SECONDS
     # Held for its countdown and one lease: a sweep hands it over only if the retry is lost.

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
@@ -103,8 +103,12 @@ def start_system(
     workers: int,
     extra_env: dict[str, str] | None = None,
     suite_database: bool = False,
+    web_log: Path | None = None,
 ) -> Iterator[RunningSystem]:
-    """The system on the embedded defaults, or (suite_database) on the suite's kind of database."""
+    """The system on the embedded defaults, or (suite_database) on the suite's kind of database.
+
+    gunicorn's output (its own lines and the app's log) goes to ``web_log`` when given.
+    """
     web_port, supplier_port = free_port(), free_port()
     env = {key: value for key, value in os.environ.items() if key not in SERVICE_VARIABLES}
     env.update(
@@ -117,8 +121,8 @@ def start_system(
         WEB_CONCURRENCY=str(workers),
         LOG_LEVEL="WARNING",
         **(system_databases() if suite_database else {}),
-        **(extra_env or {}),
     )
+    env.update(extra_env or {})
     for command in (
         ["migrate", "--database", "default"],
         ["migrate", "--database", "logistics"],
@@ -137,9 +141,10 @@ def start_system(
          "--failure-rate", "0", "--hang-rate", "0", "--seed", "1"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
+    output: IO[bytes] | int = web_log.open("wb") if web_log else subprocess.DEVNULL
     web = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi:application"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
         wait_until_up(f"http://127.0.0.1:{supplier_port}/health", supplier)
@@ -156,6 +161,8 @@ def start_system(
             process.terminate()
         for process in (web, supplier):
             process.wait(timeout=15)
+        if not isinstance(output, int):
+            output.close()
 
 
 def query(system: RunningSystem, code: str) -> Any:

@@ -131,10 +131,11 @@ def done(current: dict[str, Any]) -> bool:
 
 
 def succeeded(log: Path, task: str) -> int:
+    """Runs of ``task`` that succeeded: each ends with its one ``task_succeeded`` line."""
     return sum(
         1
         for line in json_lines(log)
-        if line["event"].startswith(f"Task {task}[") and " succeeded in " in line["event"]
+        if line["event"] == "task_succeeded" and line.get("task") == task
     )
 
 

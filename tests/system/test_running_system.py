@@ -7,10 +7,13 @@ suite uses, and talks to both processes over real HTTP only.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
 
+from tests.conftest import ROOT
 from tests.system.conftest import RunningSystem, http, start_system
 
 
@@ -64,3 +67,31 @@ def test_bad_input_over_real_http_is_a_400_not_a_500(running_system):
 
     assert status == 400
     assert json.loads(body) == {"error": "customer_email is required"}
+
+
+def test_the_breaker_command_opens_and_closes_the_running_web_processs_breaker(running_system):
+    """On the embedded defaults: a command in its own process, the web's breaker obeying."""
+    web, supplier = running_system.web, running_system.supplier
+    order = {
+        "customer_name": "Breaker Test",
+        "customer_email": "breaker@example.com",
+        "shipping_address": "1 Fuse Lane",
+        "lines": [{"sku": "BOX-S", "quantity": 1}],
+    }
+
+    def breaker(*args: str) -> None:
+        subprocess.run(
+            [sys.executable, "manage.py", "breaker", *args],
+            cwd=ROOT, env=running_system.env, check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+
+    breaker("open", "--reason", "supplier maintenance")
+    try:
+        calls_before = len(supplier.received())
+        status, body = http(f"{web}/api/orders/", "POST", order)
+        assert (status, json.loads(body)["shipping_status"]) == (201, "dispatch_failed")
+        assert len(supplier.received()) == calls_before  # refused without calling it
+    finally:
+        breaker("close", "--reason", "supplier back")
+    status, body = http(f"{web}/api/orders/", "POST", order)
+    assert (status, json.loads(body)["shipping_status"]) == (201, "dispatched")
