@@ -205,3 +205,22 @@ def test_purge_deletes_old_done_messages_only_and_a_dry_run_nothing():
         "shipment:old-owed",
     ]
     assert outbox("purge", "--older-than", "7", "--yes").startswith("deleted 0")
+
+
+@pytest.mark.django_db(databases=["default", "logistics"])
+def test_status_and_purge_cover_the_messages_on_the_logistics_alias():
+    """The shipment's events are outbox messages on ``logistics`` (docs/adr/0021)."""
+    long_ago = timezone.now() - timedelta(days=30)
+    event = "monolithos.tasks.apply_shipment_event"
+    OutboxMessage.objects.using("logistics").create(key="event:1", task=event)
+    OutboxMessage.objects.using("logistics").create(key="event:2", task=event, done_at=long_ago)
+    message("mail:1", MAIL, done_at=long_ago)
+
+    tasks = {row["task"]: row for row in json.loads(outbox("status", "--json"))}
+    assert (tasks[event]["owed"], tasks[event]["done"]) == (1, 1)
+
+    outbox("purge", "--older-than", "7", "--yes")
+    assert list(OutboxMessage.objects.using("logistics").values_list("key", flat=True)) == [
+        "event:1"
+    ]
+    assert not OutboxMessage.objects.filter(key="mail:1").exists()
