@@ -66,6 +66,7 @@ PARITY_CHECKED = "monolithos_strangler_parity_checked"
 PARITY_MISMATCHED = "monolithos_strangler_parity_mismatched"
 PARITY_MISSING = "monolithos_strangler_parity_missing"
 PARITY_AGE = "monolithos_strangler_parity_age_seconds"
+PARITY_GAUGES = (PARITY_CHECKED, PARITY_MISMATCHED, PARITY_MISSING, PARITY_AGE)
 
 
 class StateCollector(Collector):

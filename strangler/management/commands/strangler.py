@@ -209,6 +209,11 @@ class Command(BaseCommand):
         else:
             self.stdout.write("kill switch: lifted")
         self.stdout.write(f"state version {state['version']}")
+        phase = state["phase"]
+        following = f", next: {phase['next']}" if phase["next"] else ""
+        self.stdout.write(
+            f"data phase: {phase['phase']}{following} (strangler phase status for its parity)"
+        )
         self.stdout.write(f"{'route':<18} {'kind':<6} {'mode':<24} {'serving':<8} mismatches/24h")
         for route in state["routes"]:
             self.stdout.write(
