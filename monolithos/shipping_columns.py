@@ -119,21 +119,25 @@ def refill_from_logistics(
             manager.using(alias)
             .filter(pk__gt=last_pk, number__isnull=False)
             .order_by("pk")
-            .values_list("pk", "number")[:batch_size]
+            .values_list("pk", "number", "shipping_version")[:batch_size]
         )
         if not batch:
             return written
         last_pk = batch[-1][0]
-        shipments = service.find_for_orders([number for _, number in batch])
+        shipments = service.find_for_orders([number for _, number, _ in batch])
+        behind = [
+            (pk, shipments[number])
+            for pk, number, version in batch
+            if number in shipments and version < shipments[number].version
+        ]
         with transaction.atomic(using=alias):
-            for pk, number in batch:
-                shipment = shipments.get(number)
-                if shipment is not None:
-                    written += (
-                        manager.using(alias)
-                        .filter(pk=pk, shipping_version__lt=shipment.version)
-                        .update(**columns_of(shipment))
-                    )
+            for pk, shipment in behind:
+                # Conditional still: the listener may have copied a newer version meanwhile.
+                written += (
+                    manager.using(alias)
+                    .filter(pk=pk, shipping_version__lt=shipment.version)
+                    .update(**columns_of(shipment))
+                )
 
 
 class LegacyShippingColumns:

@@ -49,6 +49,20 @@ class OrderShipping:
     dispatched_at: datetime | None = None
     version: int = 0
 
+    def agrees_with(self, other: OrderShipping) -> bool:
+        """Whether a read answers the same from either (their versions aside)."""
+        return (
+            self.shipping_status,
+            self.tracking_number,
+            self.supplier_reference,
+            self.dispatched_at,
+        ) == (
+            other.shipping_status,
+            other.tracking_number,
+            other.supplier_reference,
+            other.dispatched_at,
+        )
+
     def compared(self) -> dict[str, Any]:
         """What a verify read compares, as JSON (the version is how far the copy is, not what
         it says)."""

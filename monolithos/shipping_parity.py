@@ -87,7 +87,10 @@ def _batches(placed_before: datetime, batch_size: int) -> Iterator[list[Order]]:
 
 
 def _differences(columns: OrderShipping, shipment: ShipmentView) -> list[str]:
-    said, owned = columns.compared(), from_shipment(shipment).compared()
+    owner = from_shipment(shipment)
+    if columns.agrees_with(owner):
+        return []
+    said, owned = columns.compared(), owner.compared()
     return [
         f"{name}: columns={said[name]!r} shipment={owned[name]!r}"
         for name in said

@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from logistics.models import ShipmentRecord
 from logistics.public import ShipmentView, build_logistics_service
 from monolithos import shipping_parity
+from monolithos.backfill import LEGACY_DISPATCH_FAILED
 from monolithos.models import Order
 from strangler.models import ParityRun, StranglerState
 from strangler.tasks import check_parity
@@ -96,3 +98,14 @@ def test_the_last_runs_figures_are_exposed_at_scrape_time(client, db):
     assert "monolithos_strangler_parity_mismatched 0.0" in metrics
     assert "monolithos_strangler_parity_missing 0.0" in metrics
     assert "monolithos_strangler_parity_age_seconds " in metrics
+
+
+def test_a_backfilled_failed_dispatch_reads_failed_from_its_shipment_and_stays_due(db):
+    [order] = backfilled(legacy_order("dispatch_failed"))
+
+    report = shipping_parity.check()
+
+    assert (report.checked, report.mismatched, report.missing) == (1, 0, 0)
+    record = ShipmentRecord.objects.get(order_ref=order.number)
+    assert (record.status, record.attempt_count, record.next_attempt_at) == ("pending", 0, None)
+    assert record.last_error == LEGACY_DISPATCH_FAILED
