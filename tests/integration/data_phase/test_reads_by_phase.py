@@ -8,10 +8,12 @@ disagreement is also stored and counted), the shipment in ``logistics`` and ``co
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connections
 from django.test.utils import CaptureQueriesContext
 from prometheus_client import REGISTRY
@@ -224,3 +226,16 @@ def test_a_cancel_in_contract_writes_the_order_not_its_shipping_columns(client, 
     assert build_logistics_service().get_for_order(str(order.number)).status == "cancelled"
     page = client.get(f"/orders/{order.pk}/").content.decode()
     assert "Shipping: <strong>cancelled</strong>" in page
+
+
+@pytest.mark.parametrize("command", ["backfill_shipments", "seed_legacy_orders"])
+@pytest.mark.parametrize("in_phase", ["contract"], indirect=True)
+def test_the_tools_that_write_the_columns_refuse_once_they_are_not_written(in_phase, command):
+    with pytest.raises(CommandError) as error:
+        call_command(command, stdout=io.StringIO(), stderr=io.StringIO())
+
+    assert error.value.returncode == 1
+    assert "the order's shipping columns are no longer written (data phase contract)" in str(
+        error.value
+    )
+    assert not Order.objects.exists()
