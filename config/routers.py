@@ -111,14 +111,6 @@ def shipping_ownership() -> ShippingOwnership:
     return SHIPPING_OWNERSHIP[wiring.store().snapshot().phase.value]
 
 
-def shipping_data_reads_from() -> str:
-    return shipping_ownership().reads_from
-
-
-def shipping_reads_verified() -> bool:
-    return shipping_ownership().verified
-
-
 def shipping_columns_written() -> bool:
     return shipping_ownership().columns_written
 

@@ -382,18 +382,21 @@ def _refill_after_contract() -> str:
 
 
 def refill_copy() -> int:
-    """Bring the legacy copy up to date from the new owner (idempotent: only rows behind)."""
+    """Bring the legacy copy up to date from the new owner (idempotent: only rows behind); not
+    in ``contract``, where nothing writes it."""
     needed = moved_data().restore_needed()
     if needed:
         raise ChangeRefused(f"nothing to refill: {needed}")
+    if selectors.load_snapshot().phase is Phase.CONTRACT:
+        raise ChangeRefused("the legacy copy is not written in contract: step back first")
     return moved_data().refill_copy()
 
 
 def run_parity() -> ParityRun | None:
-    """One pass of the parity job, recorded; None in ``contract`` (the copy is not written, so
-    there is nothing to compare)."""
+    """One pass of the parity job, recorded; None in ``contract`` or while the copy's columns
+    are dropped (nothing is written to compare)."""
     phase = selectors.load_snapshot().phase
-    if phase is Phase.CONTRACT:
+    if phase is Phase.CONTRACT or moved_data().restore_needed():
         return None
     started = timezone.now()
     figures = moved_data().check_parity()

@@ -1,8 +1,9 @@
 """The traffic shift on the running system: two gunicorn workers and a Celery worker.
 
 A route goes legacy, shadow, canary 50 %, new and then the kill switch, the data phase stepping
-to ``verify`` before the switch, each change made with ``manage.py strangler``, while a bounded stream of orders flows through ``POST /api/orders/``
-and their tracking through ``GET /api/orders/<id>/track/``. Each change is seen by both web
+to ``verify`` before the switch, each change made with ``manage.py strangler``, while a bounded
+stream of orders flows through ``POST /api/orders/`` and their tracking through
+``GET /api/orders/<id>/track/``. Each change is seen by both web
 processes (the panel says which version the answering process routes by) and by the Celery
 worker within a second; no request answers 5xx; no routing key (a customer) changes side
 within one mode; and once the workers drained, every order answered 201 exists once, with one

@@ -441,3 +441,11 @@ def test_an_admin_step_without_a_reason_asks_again_and_changes_nothing(admin_cli
 
     assert "Give a reason." in page.content.decode()
     assert phase_changes() == []
+
+
+def test_the_copy_is_not_refilled_by_hand_in_contract(clean_orders):
+    put_in(Phase.CONTRACT)
+
+    error = refused("phase", "refill")
+
+    assert str(error) == "the legacy copy is not written in contract: step back first"
