@@ -6,7 +6,13 @@ only on the alias that owns it, and no relation may join objects of two owners: 
 refers to its order by an opaque reference. When a ``replica`` alias is configured
 (REPLICA_DATABASE_URL), reads of ``default``-owned models go there; writes never do.
 
-Tables never move, so Django's per-model routing (``OwnershipRouter``) is static. What moves is
+One table is infrastructure on both aliases: the outbox's messages. A writer records the message
+announcing its change in the transaction of that change, so each alias that publishes holds the
+messages of its own writers (the shipment's events on ``logistics``, docs/adr/0021); the rest of
+the outbox (deliveries in progress, failed tasks) lives on ``default``. The outbox asks this
+router where its table is.
+
+Tables never move, so Django's per-model routing (``OwnershipRouter``) knows no phase. What moves is
 the shipping data: status, tracking number, supplier reference and dispatch time, held both in
 the order's columns (``default``) and in the shipment (``logistics``). Which copy answers a
 read, and whether the columns are still written, is the data ownership phase, kept by the
@@ -34,23 +40,34 @@ LEGACY_ALIAS = "default"
 LOGISTICS_ALIAS = "logistics"
 REPLICA_ALIAS = "replica"
 LOGISTICS_APPS = frozenset({"logistics"})
+OUTBOX_MESSAGE = "outbox.outboxmessage"
+OUTBOX_MESSAGE_ALIASES = frozenset({"default", LOGISTICS_ALIAS})
 
 
 def alias_for_app(app_label: str) -> str:
     return LOGISTICS_ALIAS if app_label in LOGISTICS_APPS else LEGACY_ALIAS
 
 
+def _loaded_from(model: type[Model], hints: dict[str, Any]) -> str | None:
+    """For an outbox message read from one of its aliases, that alias: it stays there."""
+    instance = hints.get("instance")
+    if model._meta.label_lower != OUTBOX_MESSAGE or instance is None:
+        return None
+    alias: str | None = instance._state.db
+    return alias if alias in OUTBOX_MESSAGE_ALIASES else None
+
+
 class OwnershipRouter:
     """Routes each model to the alias that owns its app."""
 
     def db_for_read(self, model: type[Model], **hints: Any) -> str:
-        owner = alias_for_app(model._meta.app_label)
+        owner = _loaded_from(model, hints) or alias_for_app(model._meta.app_label)
         if owner == LEGACY_ALIAS and REPLICA_ALIAS in settings.DATABASES:
             return REPLICA_ALIAS
         return owner
 
     def db_for_write(self, model: type[Model], **hints: Any) -> str:
-        return alias_for_app(model._meta.app_label)
+        return _loaded_from(model, hints) or alias_for_app(model._meta.app_label)
 
     def allow_relation(self, obj1: Model, obj2: Model, **hints: Any) -> bool:
         return alias_for_app(obj1._meta.app_label) == alias_for_app(obj2._meta.app_label)
@@ -58,6 +75,8 @@ class OwnershipRouter:
     def allow_migrate(
         self, db: str, app_label: str, model_name: str | None = None, **hints: Any
     ) -> bool:
+        if f"{app_label}.{model_name}" == OUTBOX_MESSAGE:
+            return db in OUTBOX_MESSAGE_ALIASES
         return db == alias_for_app(app_label)
 
 

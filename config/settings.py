@@ -216,8 +216,12 @@ SALES_TEAM_EMAIL = env.string("SALES_TEAM_EMAIL", "sales@monolithos.example")
 
 # Told of every committed shipment change (logistics.contracts.ShipmentListener), by dotted path,
 # so that the logistics context imports none of them: the legacy order's shipping columns follow
-# the shipment from the process that changed it.
+# the shipment at once, from the process that changed it (the fast path).
 LOGISTICS_SHIPMENT_LISTENERS = ["monolithos.shipping_columns.LegacyShippingColumns"]
+# The tasks that receive every shipment's events (logistics.contracts.ShipmentEvent), by name,
+# each recorded in the outbox in the transaction of the change (docs/adr/0021): the columns
+# follow the shipment even when the process that changed it died before telling its listeners.
+LOGISTICS_SHIPMENT_EVENT_TASKS = ["monolithos.tasks.apply_shipment_event"]
 
 # The shipping data's ownership phases (docs/adr/0022, docs/runbook.md Phase 6): the strangler
 # keeps the phase beside the route modes; the database router (config/routers.py) says what each

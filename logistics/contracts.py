@@ -14,7 +14,7 @@ from typing import Annotated, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from logistics.domain import Shipment, ShipmentStatus
+from logistics.domain import Shipment, ShipmentEventKind, ShipmentStatus
 
 
 @dataclass(frozen=True)
@@ -139,12 +139,37 @@ class ShipmentView(_Contract):
 
 
 class ShipmentListener(Protocol):
-    """Told of every committed change of a shipment, after its commit (``ShipmentView.version``
-    orders them). Another context keeps its own copy of shipping data in step this way; it must
-    be idempotent and ignore a version older than one it applied. Listeners are named in the
-    ``LOGISTICS_SHIPMENT_LISTENERS`` setting, so the logistics context imports none of them."""
+    """Told of every committed change of a shipment, after its commit, in the process that made
+    it (``ShipmentView.version`` orders them). A fast path only: a process that dies between the
+    commit and the telling tells nobody, which the change's ``ShipmentEvent`` makes good. A
+    listener must be idempotent and ignore a version older than one it applied. Listeners are
+    named in the ``LOGISTICS_SHIPMENT_LISTENERS`` setting, so the logistics context imports none
+    of them."""
 
     def shipment_changed(self, shipment: ShipmentView) -> None: ...
+
+
+class ShipmentEvent(_Contract):
+    """What happened to a shipment, with the shipment as that change left it.
+
+    Recorded in the outbox in the very transaction of the change (docs/adr/0021), one message
+    per task named in the ``LOGISTICS_SHIPMENT_EVENT_TASKS`` setting, as JSON under the keyword
+    ``event``. Delivered at least once, in no particular order: ``shipment.version`` orders them,
+    so a receiver applies one only over an older version (a late or a repeated event changes
+    nothing).
+    """
+
+    kind: ShipmentEventKind
+    occurred_at: datetime
+    shipment: ShipmentView
+
+    @classmethod
+    def of(cls, shipment: Shipment, kind: ShipmentEventKind) -> ShipmentEvent:
+        return cls(
+            kind=kind,
+            occurred_at=shipment.updated_at or shipment.created_at,
+            shipment=ShipmentView.of(shipment),
+        )
 
 
 class DispatchOutcome(_Contract):

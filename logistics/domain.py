@@ -75,6 +75,21 @@ class ShipmentStatus(StrEnum):
         return target in _TRANSITIONS[self]
 
 
+class ShipmentEventKind(StrEnum):
+    """What happened to a shipment: every change it goes through is one of these."""
+
+    CREATED = "created"
+    DISPATCHED = "dispatched"
+    FAILED = "failed"
+    """A dispatch that did not happen: the supplier refused or failed it, or it was deferred
+    on our side (an open breaker, a full bulkhead). The shipment stays pending."""
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+    DISPATCHED_AFTER_CANCEL = "dispatched_after_cancel"
+    """The supplier accepted a dispatch that was in flight when the shipment was cancelled."""
+    ATTENTION_RESOLVED = "attention_resolved"
+
+
 _TRANSITIONS: dict[ShipmentStatus, frozenset[ShipmentStatus]] = {
     ShipmentStatus.PENDING: frozenset({ShipmentStatus.DISPATCHED, ShipmentStatus.CANCELLED}),
     ShipmentStatus.DISPATCHED: frozenset({ShipmentStatus.DELIVERED}),
@@ -132,6 +147,9 @@ class Shipment:
     delivered_at: datetime | None = None
     cancelled_at: datetime | None = None
     updated_at: datetime | None = None
+    events: list[ShipmentEventKind] = field(default_factory=list, compare=False, repr=False)
+    """What happened to it since it was loaded or stored: the repository records these with the
+    change that made them, in the same transaction, and clears them (docs/adr/0021)."""
 
     def __post_init__(self) -> None:
         if not self.order_ref.strip():
@@ -147,6 +165,10 @@ class Shipment:
     def idempotency_key(self) -> str:
         """Stable for this shipment across retries and processes: the supplier dedupes on it."""
         return f"shipment-{self.id}"
+
+    def record_creation(self) -> None:
+        """A new shipment: its storing says so, as every later change does."""
+        self.events.append(ShipmentEventKind.CREATED)
 
     def _move_to(self, target: ShipmentStatus, now: datetime) -> None:
         if not self.status.can_become(target):
@@ -166,6 +188,7 @@ class Shipment:
         self.attempt_count += 1
         self.next_attempt_at = None
         self.last_error = None
+        self.events.append(ShipmentEventKind.DISPATCHED)
 
     def record_failed_attempt(self, reason: str, now: datetime, retry_at: datetime | None) -> None:
         """The supplier did not take it: stay pending, remember why and when (if ever) to retry."""
@@ -174,6 +197,7 @@ class Shipment:
         self.last_error = reason
         self.next_attempt_at = retry_at
         self.updated_at = now
+        self.events.append(ShipmentEventKind.FAILED)
 
     def record_deferral(self, reason: str, now: datetime, retry_at: datetime) -> None:
         """Not sent: refused on our side (an open breaker, a full bulkhead). Stay pending and
@@ -182,6 +206,7 @@ class Shipment:
         self.last_error = reason
         self.next_attempt_at = retry_at
         self.updated_at = now
+        self.events.append(ShipmentEventKind.FAILED)
 
     def record_dispatch_after_cancel(
         self, confirmation: SupplierConfirmation, now: datetime
@@ -207,6 +232,7 @@ class Shipment:
             "supplier to stop it"
         )
         self.updated_at = now
+        self.events.append(ShipmentEventKind.DISPATCHED_AFTER_CANCEL)
         return True
 
     def resolve_attention(self, now: datetime) -> bool:
@@ -216,13 +242,16 @@ class Shipment:
             return False
         self.needs_attention = False
         self.updated_at = now
+        self.events.append(ShipmentEventKind.ATTENTION_RESOLVED)
         return True
 
     def mark_delivered(self, now: datetime) -> None:
         self._move_to(ShipmentStatus.DELIVERED, now)
         self.delivered_at = now
+        self.events.append(ShipmentEventKind.DELIVERED)
 
     def cancel(self, now: datetime) -> None:
         self._move_to(ShipmentStatus.CANCELLED, now)
         self.cancelled_at = now
         self.next_attempt_at = None
+        self.events.append(ShipmentEventKind.CANCELLED)

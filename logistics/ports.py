@@ -58,15 +58,18 @@ class ShipmentRepository(Protocol):
         ...
 
     def add_if_absent(self, shipment: Shipment) -> tuple[Shipment, bool]:
-        """Store it unless its order has one; return the stored one and whether it is new."""
+        """Store it unless its order has one, with the events it carries, in one transaction;
+        return the stored one and whether it is new."""
         ...
 
     def add_many_if_absent(self, shipments: Sequence[Shipment]) -> int:
-        """Store those whose order has none yet, in one go; return how many were stored."""
+        """Store those whose order has none yet, in one go, announcing nothing (a backfill
+        copies what the other side has already); return how many were stored."""
         ...
 
     def save(self, shipment: Shipment) -> None:
-        """Store it over the version it was loaded at and bump its version, or raise
+        """Store it over the version it was loaded at, bump its version and record the events
+        it carries (``Shipment.events``, at the new version), all in one transaction; or raise
         ShipmentChanged (another writer saved first: nothing is written)."""
         ...
 

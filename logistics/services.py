@@ -89,6 +89,7 @@ class LogisticsService:
     def create_shipment(self, command: CreateShipment) -> ShipmentView:
         """Create the order's shipment; idempotent on ``order_ref`` (returns the existing one)."""
         shipment = _shipment(command, created_at=self.clock.now())
+        shipment.record_creation()
         stored, created = self.repository.add_if_absent(shipment)
         if created:
             self._tell(stored)

@@ -112,12 +112,12 @@ class OrderManager:
 
         The shipment is created (idempotently, by order number) on the logistics database after
         the order's own transaction committed: no transaction spans the two databases. The
-        columns are written by the shipment's listener (monolithos.shipping_columns) wherever
-        the shipment changes; copied here too for a shipment that was already dispatched (by the
-        background sweep, after a deferral), which nothing changes now.
+        columns follow each change of the shipment (its event, and its listener at once:
+        monolithos.shipping_columns); copied here too for a shipment dispatched already (by the
+        background sweep, after a deferral), so that this answer shows it without waiting.
         """
         shipment = self.logistics.create_shipment(placement.shipment_command(order))
-        if shipment.status != ShipmentStatus.DISPATCHED:
+        if shipment.status not in (ShipmentStatus.DISPATCHED, ShipmentStatus.DELIVERED):
             outcome = self.logistics.dispatch(shipment.id)
             if not outcome.dispatched:
                 if outcome.failure_kind in ("unreachable", "timeout"):
@@ -126,7 +126,7 @@ class OrderManager:
                     "supplier error: %s" % (outcome.failure_status or outcome.failure_kind)
                 )
             shipment = outcome.shipment
-        shipping_columns.copy_shipment(shipment)
+        shipping_columns.apply(shipment)
         self._reload_shipping_columns(order)
         return order
 
@@ -134,17 +134,26 @@ class OrderManager:
         order.refresh_from_db(fields=shipping_columns.copied_fields())
 
     def ship_order(self, order):
-        if order.status == "cancelled":
+        if order.status == "cancelled" or order.shipping_status == "cancelled":
             raise OrderError("order %s is cancelled" % order.number)
         shipping = shipping_data.read(
             order, reader="order_manager.ship_order", logistics=self.logistics
         )
         if shipping.shipping_status == "dispatched":
             raise OrderError("order %s is already shipped" % order.number)
-        return self.dispatch(order)
+        try:
+            return self.dispatch(order)
+        except IllegalTransition as refused:
+            # The shipment's owner decided meanwhile (cancelled, or shipped by a worker): its
+            # word is the answer, a 400, where it used to be a 502 "supplier unreachable".
+            self._reload_shipping_columns(order)
+            if refused.current is ShipmentStatus.CANCELLED:
+                raise OrderError("order %s is cancelled" % order.number)
+            raise OrderError("order %s is already shipped" % order.number)
 
     def track_order(self, order):
-        """The order's shipping data (where the data phase says to read it) and the supplier's.
+        """The order's shipping data (where the data phase says to read it: the columns, kept in
+        step by the shipment's events, or the shipment) and the supplier's word.
 
         Reads only: the columns used to be repaired here, a write inside a GET (LEGACY.md).
         """

@@ -11,6 +11,11 @@ outbox message asks for any more, and give it to the outbox, which follows it to
 (docs/adr/0015): ``sweep_order_requests`` (requests not placed within their lease),
 ``sweep_orders_without_shipment`` and ``sweep_pending_invoices`` (``monolithos.handoffs``).
 
+``apply_shipment_event`` receives what happened to a shipment (``logistics.public``'s
+``ShipmentEvent``, recorded in the outbox on ``logistics`` with the change itself) and applies it
+to the order's shipping columns through their one writer (``monolithos.shipping_columns``):
+idempotent and order-proof by the shipment's version (docs/adr/0021).
+
 ``render_invoice`` is a thin entry point: it loads an id and calls
 ``monolithos.invoicing.render_invoice``. It is idempotent, one PDF per invoice version: a run
 for an invoice whose version is already recorded (and whose file exists) does nothing. The
@@ -29,16 +34,57 @@ view imports it.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import structlog
 from celery import Task, shared_task
 
-from monolithos import handoffs, intake, invoicing
+from logistics.public import ShipmentEvent
+from monolithos import handoffs, intake, invoicing, shipping_columns
 from monolithos.models import Invoice
-from observability.metrics import OWED_WORK_HANDED_OVER
+from monolithos.shipping_columns import Applied
+from observability.metrics import OWED_WORK_HANDED_OVER, SHIPMENT_EVENTS
 from outbox.reliability import backoff
 
 logger = structlog.get_logger(__name__)
+
+# About 4 minutes on average (8.5 at most) of retries, doubling, for an order to appear.
+ORDER_WAIT_RETRIES = 8
+
+
+class OrderMissing(LookupError):
+    """A shipment's event names an order that is not on ``default``."""
+
+
+@shared_task(
+    bind=True, name="monolithos.tasks.apply_shipment_event", max_retries=ORDER_WAIT_RETRIES
+)
+def apply_shipment_event(self: Task[[dict[str, Any]], str], event: dict[str, Any]) -> str:
+    """Apply a shipment's event to its order's columns; what it did (``Applied``).
+
+    A late or repeated event changes nothing (its version is not newer than the columns'). One
+    whose order is not there is not dropped: it is retried with backoff for a while (whatever
+    committed the shipment before its order), and then fails for good, with the order's number,
+    into the failed-task table, where it waits for a person (run it again once the order
+    exists).
+    """
+    shipment_event = ShipmentEvent.model_validate(event)
+    shipment = shipment_event.shipment
+    applied = shipping_columns.apply(shipment)
+    SHIPMENT_EVENTS.labels(kind=shipment_event.kind, outcome=applied).inc()
+    if applied is Applied.NO_ORDER:
+        logger.warning(
+            "shipment_event_without_order",
+            order=shipment.order_ref,
+            version=shipment.version,
+            retries=self.request.retries,
+        )
+        missing = OrderMissing(
+            f"no order {shipment.order_ref} for the shipment's {shipment_event.kind} event "
+            f"(version {shipment.version})"
+        )
+        raise self.retry(exc=missing, countdown=backoff(self.request.retries, base=2))
+    return applied.value
 
 
 @shared_task(bind=True, name="monolithos.tasks.render_invoice", max_retries=5)

@@ -62,6 +62,14 @@ OWED_WORK_HANDED_OVER = Counter(
     "by a sweep, by kind.",
     ["kind"],
 )
+SHIPMENT_EVENTS = Counter(
+    "monolithos_shipment_events",
+    "Shipment events applied to the legacy order's shipping columns by the worker, by kind and "
+    "outcome: stale (that version or a later one was there: the in-process copy came first, "
+    "the usual case), applied (it was not: the process that changed the shipment died before "
+    "copying it, or its copy failed) or no_order (no such order: retried, then a failed task).",
+    ["kind", "outcome"],
+)
 SUPPLIER_CALL_SECONDS = Histogram(
     "monolithos_supplier_call_seconds",
     "Calls to the Supplier Protocol API, by operation and outcome (ok, error, timeout, rejected).",

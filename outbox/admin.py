@@ -1,16 +1,27 @@
-"""Outbox messages and failed tasks in the admin: read-only, with the two actions ops need."""
+"""Outbox messages and failed tasks in the admin: read-only, with the two actions ops need.
+
+Messages live on every alias whose writers publish (docs/adr/0021): the list shows one alias at a
+time, ``default`` unless its "Database" filter names another, and so do a message's page (the
+admin keeps the list's filters in its links) and the actions.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from celery import current_app
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, QueryDict
 from django.utils import timezone
 
 from observability import trace
 from outbox import completion, relay
-from outbox.models import FailedTask, OutboxMessage
+from outbox.models import FailedTask, OutboxMessage, message_aliases
+
+if TYPE_CHECKING:
+    from django.contrib.admin.filters import _ListFilterChoices
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -19,6 +30,39 @@ class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+class DatabaseFilter(admin.SimpleListFilter):
+    """Which alias's messages are listed; the admin's queryset reads the choice (below)."""
+
+    title = "database"
+    parameter_name = "database"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(alias, alias) for alias in message_aliases()]
+
+    def choices(self, changelist: Any) -> Iterator[_ListFilterChoices]:
+        # One alias at a time, ``default`` when none is chosen: no "All".
+        chosen = self.value() or "default"
+        for alias, title in self.lookup_choices:
+            yield {
+                "selected": alias == chosen,
+                "query_string": changelist.get_query_string({self.parameter_name: alias}),
+                "display": title,
+            }
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset  # already on the chosen alias: OutboxMessageAdmin.get_queryset
+
+
+def chosen_alias(request: HttpRequest) -> str:
+    """The alias the list (or, through the filters the admin keeps in its links, the page of
+    one message) was asked for; ``default`` when none or an unknown one."""
+    params = request.GET
+    if "_changelist_filters" in params:
+        params = QueryDict(params["_changelist_filters"])
+    alias = params.get(DatabaseFilter.parameter_name, "default")
+    return alias if alias in message_aliases() else "default"
 
 
 @admin.register(OutboxMessage)
@@ -35,6 +79,7 @@ class OutboxMessageAdmin(ReadOnlyAdmin):
         "trace_id",
     )
     list_filter = (
+        DatabaseFilter,
         ("done_at", admin.EmptyFieldListFilter),
         ("published_at", admin.EmptyFieldListFilter),
         ("failed_at", admin.EmptyFieldListFilter),
@@ -43,9 +88,12 @@ class OutboxMessageAdmin(ReadOnlyAdmin):
     search_fields = ("key", "trace_id")
     actions = ("relay_now",)
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[OutboxMessage]:
+        return super().get_queryset(request).using(chosen_alias(request))
+
     @admin.action(description="Publish the selected messages now")
     def relay_now(self, request: HttpRequest, queryset: QuerySet[OutboxMessage]) -> None:
-        published = relay.relay(queryset.values_list("key", flat=True))
+        published = relay.relay(queryset.values_list("key", flat=True), queryset.db)
         self.message_user(request, f"{published} message(s) published.", messages.SUCCESS)
 
 
@@ -60,8 +108,8 @@ class FailedTaskAdmin(ReadOnlyAdmin):
     def requeue(self, request: HttpRequest, queryset: QuerySet[FailedTask]) -> None:
         count = 0
         for failed in queryset.filter(requeued_at__isnull=True):
-            key = completion.key_of(failed.task_id)
-            if key is not None and relay.hand_over_again(key):
+            message = completion.message_of(failed.task_id)
+            if message is not None and relay.hand_over_again(message.key, message.alias):
                 pass  # the outbox owes its message again and follows it to its end
             else:
                 # Same arguments, new task id: the tasks are idempotent, so a second run is safe.

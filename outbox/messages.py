@@ -1,7 +1,8 @@
 """The writer's side of the outbox: record tasks in the caller's transaction.
 
-``publish`` stores each message in the same ``default`` transaction as the data it refers to and
-arranges for the relay task to be enqueued once that transaction commits. A rolled-back
+``publish`` stores each message in the same transaction as the data it refers to, on that data's
+database alias (``using``: ``default``, or ``logistics`` for the shipment's events, docs/adr/0021),
+and arranges for the relay task to be enqueued once that transaction commits. A rolled-back
 transaction takes its messages with it; a process that dies between the commit and the enqueue
 leaves them to ``outbox.tasks.sweep_outbox``. A message is owed until its task has run, not
 until the broker took it (docs/adr/0015): the sweep hands it over again when the broker or a
@@ -41,8 +42,8 @@ class Message:
     kwargs: dict[str, Any] = field(default_factory=dict)
 
 
-def publish(*messages: Message) -> None:
-    """Record ``messages`` in the current transaction; relay them after it commits.
+def publish(*messages: Message, using: str = "default") -> None:
+    """Record ``messages`` in the current transaction on ``using``; relay them after it commits.
 
     A key already recorded is ignored, so a writer that runs twice publishes once. One INSERT
     per call and, after the commit, one broker message per transaction, however many calls
@@ -51,14 +52,14 @@ def publish(*messages: Message) -> None:
     from outbox.models import OutboxMessage
 
     trace_id = trace.current_trace_id() or ""
-    OutboxMessage.objects.bulk_create(
+    OutboxMessage.objects.using(using).bulk_create(
         [
             OutboxMessage(key=m.key, task=m.task, kwargs=m.kwargs, trace_id=trace_id)
             for m in messages
         ],
         ignore_conflicts=True,
     )
-    _relay_when_committed(messages)
+    _relay_when_committed(messages, using)
 
 
 def publish_again(*messages: Message) -> None:
@@ -95,12 +96,14 @@ def outstanding_message(key: str) -> Exists:
     return Exists(OutboxMessage.objects.filter(key=OuterRef(key), done_at__isnull=True))
 
 
-def _relay_when_committed(messages: tuple[Message, ...]) -> None:
-    relay = _relay_after_commit()
-    if relay is None:
-        relay = _Relay()
-        transaction.on_commit(relay)
-    relay.keys.extend(m.key for m in messages)
+def _relay_when_committed(messages: tuple[Message, ...], using: str) -> None:
+    keys = [m.key for m in messages]
+    relay = _relay_after_commit(using)
+    if relay is not None:
+        relay.keys += keys
+    else:
+        # In autocommit (no transaction open) this runs at once: it is given its keys first.
+        transaction.on_commit(_Relay(using, keys), using=using)
 
 
 class _Relay:
@@ -111,8 +114,9 @@ class _Relay:
     itself, at once, sparing a task and a round trip through the queue.
     """
 
-    def __init__(self) -> None:
-        self.keys: list[str] = []
+    def __init__(self, using: str, keys: list[str]) -> None:
+        self.using = using
+        self.keys = keys
         self.in_worker = bool(current_task)  # the writer runs a Celery task
 
     def __call__(self) -> None:
@@ -120,22 +124,24 @@ class _Relay:
 
         try:
             if self.in_worker:
-                relay.relay(self.keys)
+                relay.relay(self.keys, self.using)
             else:
                 # Short timeouts, no retry loop: the request never waits on a sick broker.
-                broker.send(RELAY_TASK, args=[self.keys])
+                broker.send(RELAY_TASK, args=[self.keys], kwargs={"using": self.using})
         except Exception as error:
             # The messages are committed: the sweep relays them once the broker is back.
-            logger.warning("outbox_relay_not_enqueued", keys=self.keys, error=repr(error))
+            logger.warning(
+                "outbox_relay_not_enqueued", keys=self.keys, alias=self.using, error=repr(error)
+            )
 
 
-def _relay_after_commit() -> _Relay | None:
+def _relay_after_commit(using: str) -> _Relay | None:
     """The relay this transaction registered already, if any and not discarded by a rollback.
 
     Keys added from a savepoint that rolls back later stay in its list; the relay skips them,
     since no such message was committed.
     """
-    connection = transaction.get_connection()
+    connection = transaction.get_connection(using)
     if not connection.in_atomic_block:
         return None  # autocommit: on_commit runs at once
     for _savepoints, callback, _robust in connection.run_on_commit:

@@ -10,13 +10,13 @@ from collections.abc import Iterator
 
 import structlog
 from django.conf import settings
-from django.db.models import Min
+from django.db.models import Count, Min
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from outbox import broker, owed
-from outbox.models import OWED, FailedTask, OutboxMessage
+from outbox.models import OWED, FailedTask, OutboxMessage, message_aliases
 
 logger = structlog.get_logger(__name__)
 
@@ -35,13 +35,18 @@ class BacklogCollector(Collector):
 
     def _outbox(self) -> Iterator[GaugeMetricFamily]:
         # Owed ones only: a message whose relay died after the broker took it may be done
-        # without ever having been recorded published.
-        pending = OutboxMessage.objects.filter(OWED, published_at__isnull=True)
-        oldest = pending.aggregate(oldest=Min("created_at"))["oldest"]
+        # without ever having been recorded published. Every alias's messages (docs/adr/0021).
+        backlog = [
+            OutboxMessage.objects.using(alias)
+            .filter(OWED, published_at__isnull=True)
+            .aggregate(count=Count("pk"), oldest=Min("created_at"))
+            for alias in message_aliases()
+        ]
+        oldest = min((row["oldest"] for row in backlog if row["oldest"]), default=None)
         yield GaugeMetricFamily(
             "monolithos_outbox_backlog",
             "Outbox messages committed and not yet published to the broker.",
-            value=pending.count(),
+            value=sum(row["count"] for row in backlog),
         )
         yield GaugeMetricFamily(
             "monolithos_outbox_oldest_age_seconds",

@@ -1,8 +1,13 @@
-"""Outbox messages, task deliveries in progress, and tasks that failed for good."""
+"""Outbox messages, task deliveries in progress, and tasks that failed for good.
+
+The message table lives on every database alias whose writers publish, so that a message is
+recorded in the transaction of the change it announces (docs/adr/0021): the project's router
+says which (``message_aliases``). Deliveries and failed tasks live on ``default`` only.
+"""
 
 from __future__ import annotations
 
-from django.db import models
+from django.db import connections, models, router
 
 # Owed: not done, and not given up on (a person decides then, from the failed-task table).
 OWED = models.Q(done_at__isnull=True, failed_at__isnull=True)
@@ -54,6 +59,12 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+def message_aliases() -> list[str]:
+    """The database aliases that hold a message table, ``default`` first."""
+    aliases = [alias for alias in connections if router.allow_migrate_model(alias, OutboxMessage)]
+    return sorted(aliases, key=lambda alias: alias != "default")
 
 
 class TaskDelivery(models.Model):

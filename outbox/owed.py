@@ -42,17 +42,21 @@ def kind_of(task: str) -> str:
 
 
 def messages(now: datetime) -> dict[str, Owed]:
-    """Outbox messages not done and not given up on, by the kind of the task they name."""
-    from outbox.models import OWED, OutboxMessage
+    """Outbox messages not done and not given up on, by the kind of the task they name, on
+    every alias that holds messages."""
+    from outbox.models import OWED, OutboxMessage, message_aliases
 
     grace = now - timedelta(seconds=settings.OUTBOX_RELAY_GRACE_SECONDS)
     past_lease = Q(published_at__isnull=True, created_at__lt=grace) | Q(lease_expires_at__lt=now)
-    rows = (
-        OutboxMessage.objects.filter(OWED)
+    rows = [
+        row
+        for alias in message_aliases()
+        for row in OutboxMessage.objects.using(alias)
+        .filter(OWED)
         .values("task")
         .annotate(past=Count("pk", filter=past_lease), oldest=Min("created_at"))
         .order_by()
-    )
+    ]
     owed: dict[str, Owed] = {}
     for row in rows:
         kind = kind_of(row["task"])

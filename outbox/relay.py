@@ -12,9 +12,13 @@ data or with a killed worker, and is handed over again. Each hand-over doubles t
 
 Messages are locked a batch at a time (``SKIP LOCKED`` on PostgreSQL, so two relays never wait
 on each other), each published under the trace id of the transaction that recorded it and the
-task id ``outbox:<key>``, and the batch's outcome recorded in one UPDATE per lease length. A
-failed publish is counted and left for the next sweep; once the broker has failed, the rest of
-the batch is not even tried (``outbox.broker.broker_state``).
+task id naming it (``outbox.completion.task_id_for``), and the batch's outcome recorded in one
+UPDATE per lease length. A failed publish is counted and left for the next sweep; once the
+broker has failed, the rest of the batch is not even tried (``outbox.broker.broker_state``).
+
+Every function works on the messages of one database alias (``using``, ``default`` unless said):
+each alias that publishes holds its own (``outbox.models.message_aliases``, docs/adr/0021), and
+the sweep goes through each. Deliveries in progress and failed tasks are on ``default``.
 """
 
 from __future__ import annotations
@@ -26,14 +30,14 @@ from datetime import datetime, timedelta
 import structlog
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from observability import trace
 from observability.metrics import OUTBOX_REPUBLISHED
 from outbox import broker
 from outbox.completion import task_id_for
-from outbox.models import OWED, FailedTask, OutboxMessage, TaskDelivery
+from outbox.models import OWED, FailedTask, OutboxMessage, TaskDelivery, message_aliases
 
 logger = structlog.get_logger(__name__)
 
@@ -47,23 +51,30 @@ def lease_for(publication: int) -> timedelta:
     return timedelta(seconds=min(seconds, settings.OUTBOX_LEASE_MAX_SECONDS))
 
 
-def relay(keys: Iterable[str]) -> int:
+def _messages(using: str) -> QuerySet[OutboxMessage]:
+    return OutboxMessage.objects.using(using)
+
+
+def relay(keys: Iterable[str], using: str = "default") -> int:
     """Publish the unpublished messages among ``keys``; return how many were published."""
     keys = list(keys)
-    return sum(_relay_batch(keys[start : start + BATCH]) for start in range(0, len(keys), BATCH))
+    return sum(
+        _relay_batch(keys[start : start + BATCH], using) for start in range(0, len(keys), BATCH)
+    )
 
 
-def _relay_batch(keys: list[str]) -> int:
-    with transaction.atomic():
+def _relay_batch(keys: list[str], using: str) -> int:
+    with transaction.atomic(using=using):
         messages = list(
-            OutboxMessage.objects.select_for_update(skip_locked=True)
+            _messages(using)
+            .select_for_update(skip_locked=True)
             .filter(OWED, key__in=keys, published_at__isnull=True)
             .order_by("id")
         )  # published already, done, or held by another relay right now: not ours to publish
-        return len(_hand_over(messages))
+        return len(_hand_over(messages, using))
 
 
-def _hand_over(messages: list[OutboxMessage]) -> list[OutboxMessage]:
+def _hand_over(messages: list[OutboxMessage], using: str) -> list[OutboxMessage]:
     """Publish each of ``messages`` (locked by the caller) and record the outcome; the sent ones.
 
     The hand-over time recorded is the one stamped on the messages (``SENT_AT_HEADER``), so
@@ -79,7 +90,7 @@ def _hand_over(messages: list[OutboxMessage]) -> list[OutboxMessage]:
                 broker.send(
                     message.task,
                     kwargs=message.kwargs,
-                    task_id=task_id_for(message.key),
+                    task_id=task_id_for(message.key, using),
                     headers={broker.SENT_AT_HEADER: now.timestamp()},
                 )
         except broker.BrokerUnavailable as unavailable:
@@ -88,7 +99,7 @@ def _hand_over(messages: list[OutboxMessage]) -> list[OutboxMessage]:
             continue
         sent.append(message)
     if failed:
-        OutboxMessage.objects.filter(pk__in=failed).update(
+        _messages(using).filter(pk__in=failed).update(
             attempts=F("attempts") + 1, last_error=error[:10_000]
         )
         logger.warning("outbox_publish_failed", messages=len(failed), error=error)
@@ -96,7 +107,7 @@ def _hand_over(messages: list[OutboxMessage]) -> list[OutboxMessage]:
     for message in sent:
         by_publication[message.publications + 1].append(message.pk)
     for publication, pks in by_publication.items():
-        OutboxMessage.objects.filter(pk__in=pks).update(
+        _messages(using).filter(pk__in=pks).update(
             attempts=F("attempts") + 1,
             publications=publication,
             published_at=now,
@@ -106,11 +117,12 @@ def _hand_over(messages: list[OutboxMessage]) -> list[OutboxMessage]:
     return sent
 
 
-def stranded_keys(limit: int) -> list[str]:
+def stranded_keys(limit: int, using: str = "default") -> list[str]:
     """Unpublished messages older than the relay's grace period: their relay never came."""
     cutoff = timezone.now() - timedelta(seconds=settings.OUTBOX_RELAY_GRACE_SECONDS)
     return list(
-        OutboxMessage.objects.filter(OWED, published_at__isnull=True, created_at__lt=cutoff)
+        _messages(using)
+        .filter(OWED, published_at__isnull=True, created_at__lt=cutoff)
         .order_by("id")
         .values_list("key", flat=True)[:limit]
     )
@@ -120,13 +132,13 @@ def _expired(now: datetime) -> Q:
     return OWED & Q(published_at__isnull=False, lease_expires_at__lte=now)
 
 
-def presumed_lost(limit: int) -> list[OutboxMessage]:
+def presumed_lost(limit: int, using: str = "default") -> list[OutboxMessage]:
     """Published messages past their lease that nothing can still be holding, oldest lease first.
 
     Raises ``broker.BrokerUnavailable`` when the broker cannot be asked about its queues.
     """
     now = timezone.now()
-    expired = OutboxMessage.objects.filter(_expired(now))
+    expired = _messages(using).filter(_expired(now))
     tasks = set(expired.order_by().values_list("task", flat=True).distinct())
     if not tasks:
         return []
@@ -140,43 +152,48 @@ def presumed_lost(limit: int) -> list[OutboxMessage]:
     candidates = list(expired.filter(lost).order_by("lease_expires_at", "id")[:limit])
     running = set(
         TaskDelivery.objects.filter(
-            task_id__in=[task_id_for(message.key) for message in candidates],
+            task_id__in=[task_id_for(message.key, using) for message in candidates],
             started_at__gt=now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT),
         ).values_list("task_id", flat=True)
     )
-    return [message for message in candidates if task_id_for(message.key) not in running]
+    return [message for message in candidates if task_id_for(message.key, using) not in running]
 
 
-def republish(limit: int) -> int:
+def republish(limit: int, using: str = "default") -> int:
     """Hand over again the published messages presumed lost (the sweep); how many were sent."""
     try:
-        lost = [message.pk for message in presumed_lost(limit)]
+        lost = [message.pk for message in presumed_lost(limit, using)]
     except broker.BrokerUnavailable:
         return 0  # nothing can be handed over now; the next sweep looks again
     republished = 0
     for start in range(0, len(lost), BATCH):
-        with transaction.atomic():
+        with transaction.atomic(using=using):
             now = timezone.now()
             messages = list(
-                OutboxMessage.objects.select_for_update(skip_locked=True)
+                _messages(using)
+                .select_for_update(skip_locked=True)
                 .filter(_expired(now), pk__in=lost[start : start + BATCH])
                 .order_by("id")
             )  # done or handed over by someone else meanwhile: left alone
             spent = [m for m in messages if m.publications >= settings.OUTBOX_MAX_PUBLICATIONS]
-            _give_up(spent, now)
-            sent = _hand_over([m for m in messages if m not in spent])
+            _give_up(spent, now, using)
+            sent = _hand_over([m for m in messages if m not in spent], using)
         for message in sent:
             OUTBOX_REPUBLISHED.labels(task=message.task).inc()
         republished += len(sent)
     return republished
 
 
-def _give_up(messages: list[OutboxMessage], now: datetime) -> None:
-    """Record as failed tasks the messages handed over as often as allowed without finishing."""
+def _give_up(messages: list[OutboxMessage], now: datetime, using: str) -> None:
+    """Record as failed tasks the messages handed over as often as allowed without finishing.
+
+    The failed-task table is on ``default``: for a message on another alias it is written first,
+    on its own (an upsert), so a rollback of the message's side gives up again, harmlessly.
+    """
     for message in messages:
         logger.error("outbox_message_given_up", key=message.key, publications=message.publications)
         FailedTask.objects.update_or_create(
-            task_id=task_id_for(message.key),
+            task_id=task_id_for(message.key, using),
             defaults={
                 "task": message.task,
                 "args": [],
@@ -189,26 +206,32 @@ def _give_up(messages: list[OutboxMessage], now: datetime) -> None:
                 "requeued_at": None,
             },
         )
-    OutboxMessage.objects.filter(pk__in=[m.pk for m in messages]).update(failed_at=now)
+    _messages(using).filter(pk__in=[m.pk for m in messages]).update(failed_at=now)
 
 
-def hand_over_again(key: str) -> bool:
+def hand_over_again(key: str, using: str = "default") -> bool:
     """A message given up on (or failed) is owed again, from its first lease (the admin's
     "run again"); False when there is no such message."""
-    updated = OutboxMessage.objects.filter(key=key).update(
-        done_at=None, failed_at=None, published_at=None, lease_expires_at=None, publications=0
+    updated = (
+        _messages(using)
+        .filter(key=key)
+        .update(
+            done_at=None, failed_at=None, published_at=None, lease_expires_at=None, publications=0
+        )
     )
     if updated:
-        relay([key])
+        relay([key], using)
     return bool(updated)
 
 
 def purge_old_records() -> tuple[int, int]:
-    """Delete done messages past their retention, and delivery counts of abandoned runs."""
+    """Delete done messages past their retention, on every alias, and delivery counts of
+    abandoned runs."""
     now = timezone.now()
-    messages, _ = OutboxMessage.objects.filter(
-        done_at__lt=now - timedelta(days=settings.OUTBOX_RETENTION_DAYS)
-    ).delete()
+    cutoff = now - timedelta(days=settings.OUTBOX_RETENTION_DAYS)
+    messages = sum(
+        _messages(alias).filter(done_at__lt=cutoff).delete()[0] for alias in message_aliases()
+    )
     # A run killed by its hard time limit is not redelivered and never deletes its count.
     deliveries, _ = TaskDelivery.objects.filter(started_at__lt=now - timedelta(days=1)).delete()
     return messages, deliveries

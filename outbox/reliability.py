@@ -9,7 +9,7 @@
   is recorded as failed and acknowledged instead of run.
 - Redis has no dead-letter queue: a task that fails for good (an error after its retries) is
   recorded in ``FailedTask``, visible in the admin, from where it can be run again.
-- A task the outbox sent (task id ``outbox:<key>``) pays its message: done when it returns,
+- A task the outbox sent (its task id names the message) pays its message: done when it returns,
   its lease stretched while a retry waits, failed when it fails for good (``outbox.completion``).
   One that failed only because the broker did not take what it enqueued in turn (the
   shipment created, its dispatch not enqueued) is not failed: its message stays owed and the
@@ -84,7 +84,7 @@ class ReliableTask(Task):  # type: ignore[type-arg]
             forget_delivery(task_id)
 
     def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
-        if completion.key_of(task_id) is not None and isinstance(exc, BROKER_ERRORS):
+        if completion.message_of(task_id) is not None and isinstance(exc, BROKER_ERRORS):
             logger.warning("task_left_to_the_outbox", error=repr(exc))
             return
         logger.error("task_failed", error=repr(exc))

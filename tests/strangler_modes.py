@@ -25,10 +25,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from celery import current_app
-from django.conf import settings as django_settings
 from django.core.signals import request_finished
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 MODES = ("legacy", "shadow", "new")
 PHASES = ("legacy", "verify", "logistics")
@@ -59,9 +57,9 @@ class Workers:
     """The Celery workers, in this process: every unpublished outbox message, run at once.
 
     Each task's first attempt only (its retries are the worker's business later), with one
-    supplier attempt per dispatch, as the background gateway's first try. Then the shipment's
-    listeners (LOGISTICS_SHIPMENT_LISTENERS) are told of every shipment, as the logistics worker
-    tells them after its commit; telling them twice is a no-op (they copy by version).
+    supplier attempt per dispatch, as the background gateway's first try. The messages of every
+    alias are run: the legacy app's hand-offs on ``default``, then the shipment's events on
+    ``logistics`` (the legacy order's columns follow them, as they do from a real worker).
     """
 
     def __init__(self, settings: Any) -> None:
@@ -72,31 +70,29 @@ class Workers:
         settings.CELERY_MAX_COUNTDOWN_SECONDS = 0  # a retry is left to the sweep
 
     def run(self) -> None:
-        from logistics.public import build_logistics_service
-        from outbox.models import OutboxMessage
+        from outbox.models import OutboxMessage, message_aliases
 
         eager = current_app.conf.task_always_eager
         current_app.conf.task_always_eager = True  # a task's own .delay() runs here too
         try:
             for _ in range(10):
-                pending = list(OutboxMessage.objects.filter(published_at__isnull=True))
+                pending = [
+                    (alias, message)
+                    for alias in message_aliases()
+                    for message in OutboxMessage.objects.using(alias).filter(
+                        published_at__isnull=True
+                    )
+                ]
                 if not pending:
                     break
-                OutboxMessage.objects.filter(pk__in=[m.pk for m in pending]).update(
-                    published_at=timezone.now()
-                )
-                for message in pending:
+                for alias, message in pending:
+                    OutboxMessage.objects.using(alias).filter(pk=message.pk).update(
+                        published_at=timezone.now()
+                    )
+                for _alias, message in pending:
                     current_app.tasks[message.task].apply(kwargs=message.kwargs)
         finally:
             current_app.conf.task_always_eager = eager
-        service = build_logistics_service()
-        listeners = [import_string(path)() for path in django_settings.LOGISTICS_SHIPMENT_LISTENERS]
-        from logistics.models import ShipmentRecord
-
-        for order_ref in ShipmentRecord.objects.values_list("order_ref", flat=True):
-            shipment = service.get_for_order(order_ref)
-            for listener in listeners:
-                listener.shipment_changed(shipment)
 
     def after_request(self, **_: Any) -> None:
         self.run()

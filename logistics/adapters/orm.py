@@ -1,4 +1,8 @@
-"""The shipment repository on the Django ORM, always on the ``logistics`` alias."""
+"""The shipment repository on the Django ORM, always on the ``logistics`` alias.
+
+Every write stores the shipment and the events it carries in one transaction
+(``logistics.adapters.shipment_events``): a change is never committed unannounced.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Coalesce
 
+from logistics.adapters import shipment_events
 from logistics.domain import (
     Shipment,
     ShipmentChanged,
@@ -167,6 +172,7 @@ class DjangoShipmentRepository:
         try:
             with transaction.atomic(using=self.alias):
                 to_record(shipment).save(using=self.alias, force_insert=True)
+                shipment_events.record(shipment, self.alias)
         except IntegrityError:
             # Another caller created the order's shipment first: theirs is the shipment.
             return self.get_by_order_ref(shipment.order_ref), False
@@ -187,19 +193,22 @@ class DjangoShipmentRepository:
         """Write the shipment over the version it was loaded at, or raise ShipmentChanged.
 
         One conditional UPDATE: no lock is taken before it, so none is held while the caller
-        talks to the supplier, and a writer that loaded an older version writes nothing.
+        talks to the supplier, and a writer that loaded an older version writes nothing. Its
+        events are recorded in the same transaction, at the version it wrote.
         """
         record = to_record(shipment)
-        written = (
-            self._records()
-            .filter(pk=shipment.id, version=shipment.version)
-            .update(
-                version=F("version") + 1,
-                **{name: getattr(record, name) for name in _SAVED_FIELDS},
+        with transaction.atomic(using=self.alias):
+            written = (
+                self._records()
+                .filter(pk=shipment.id, version=shipment.version)
+                .update(
+                    version=F("version") + 1,
+                    **{name: getattr(record, name) for name in _SAVED_FIELDS},
+                )
             )
-        )
-        if not written:
-            if not self._records().filter(pk=shipment.id).exists():
-                raise ShipmentNotFound(shipment.id)
-            raise ShipmentChanged(shipment.id, shipment.version)
-        shipment.version += 1
+            if not written:
+                if not self._records().filter(pk=shipment.id).exists():
+                    raise ShipmentNotFound(shipment.id)
+                raise ShipmentChanged(shipment.id, shipment.version)
+            shipment.version += 1
+            shipment_events.record(shipment, self.alias)

@@ -10,6 +10,7 @@ from django.db import connections
 
 from logistics.adapters.orm import ALIAS
 from logistics.models import ShipmentRecord
+from outbox.models import OutboxMessage
 
 
 @pytest.fixture
@@ -19,7 +20,8 @@ def logistics_shared_by_threads(transactional_db: None, tmp_path: Path) -> Itera
     On PostgreSQL that is the test database as it is. SQLite's test database lives in memory
     with a shared cache, where a second writer fails at once ("database table is locked")
     instead of waiting for the first; so on SQLite the test gets a file of its own instead,
-    opened with the production options (WAL, the write lock taken at BEGIN, a busy timeout).
+    opened with the production options (WAL, the write lock taken at BEGIN, a busy timeout),
+    with the shipments' table and the outbox's, which records their events.
     """
     memory = connections[ALIAS]
     if memory.vendor != "sqlite":
@@ -33,6 +35,7 @@ def logistics_shared_by_threads(transactional_db: None, tmp_path: Path) -> Itera
     try:
         with on_file.schema_editor() as editor:
             editor.create_model(ShipmentRecord)
+            editor.create_model(OutboxMessage)
         yield
     finally:
         on_file.close()

@@ -10,11 +10,9 @@ Redis's clock, which a test cannot drive), and a lease is ended as its expiry wo
 from __future__ import annotations
 
 import multiprocessing
-import statistics
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -333,52 +331,49 @@ def test_failures_in_flight_when_it_opened_neither_reopen_nor_redate_it(make_bre
 @pytest.mark.parametrize("storage", ["memory", "redis"])
 def test_ten_calls_in_flight_at_once_are_not_serialized(storage, redis_server, key_prefix):
     """pybreaker's call() holds one lock for the whole call: ten 0.3 s calls through one
-    instance take 3 s. One instance per thread, on one storage: 0.3 s."""
+    instance take 3 s. One instance per thread, on one storage: all ten are in the supplier at
+    once (the supplier answers only when all ten have arrived; serialized, the first would wait
+    for the others until the barrier gives up)."""
     redis_url = redis_server.url() if storage == "redis" else None
     breaker = build_breaker(config(), redis_url, key_prefix=key_prefix)
-    start = threading.Barrier(10)
-    in_flight, most, lock = 0, 0, threading.Lock()
+    start, inside = threading.Barrier(10), threading.Barrier(10)
 
     def slow_supplier() -> str:
-        nonlocal in_flight, most
-        with lock:
-            in_flight += 1
-            most = max(most, in_flight)
-        time.sleep(0.3)  # the supplier, taking its time
-        with lock:
-            in_flight -= 1
+        inside.wait(timeout=30)  # the supplier, taking its time until all ten are in
         return "ok"
 
     def call() -> str:
-        start.wait(timeout=5)
+        start.wait(timeout=30)
         return breaker.call(slow_supplier)
 
-    started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=10) as pool:
         answers = [future.result() for future in [pool.submit(call) for _ in range(10)]]
-    elapsed = time.perf_counter() - started
 
-    print(f"10 calls of 0.3 s each through the breaker, {storage}: {elapsed:.2f} s")
     assert answers == ["ok"] * 10
-    assert most == 10
-    assert elapsed < 0.9
 
 
-def test_an_open_breaker_refuses_within_a_redis_round_trip(make_breaker):
+def test_an_open_breaker_refuses_in_two_redis_round_trips(make_breaker, monkeypatch):
+    """A refusal costs two commands to Redis (the state, the lease script: docs/adr/0017),
+    counted rather than timed; the latency itself is bench/supplier.py's to measure."""
     breaker = make_breaker()
     trip(breaker)
+    client = breaker.storage._redis
+    commands: list[str] = []
+    send = client.execute_command
 
-    timings = []
-    for _ in range(1000):
-        started = time.perf_counter()
+    def counted(*args: Any, **options: Any) -> Any:
+        commands.append(str(args[0]))
+        return send(*args, **options)
+
+    monkeypatch.setattr(client, "execute_command", counted)
+    with pytest.raises(CircuitOpen):
+        breaker.call(str)  # loads the scripts into this connection's server once
+    commands.clear()
+    for _ in range(100):
         with pytest.raises(CircuitOpen):
             breaker.call(str)
-        timings.append(time.perf_counter() - started)
 
-    p50 = statistics.median(timings) * 1000
-    p99 = statistics.quantiles(timings, n=100)[98] * 1000
-    print(f"a refusal by an open breaker over Redis: p50 {p50:.3f} ms, p99 {p99:.3f} ms")
-    assert p99 < 5
+    assert commands == ["HGET", "EVALSHA"] * 100
 
 
 def unavailable(breaker: str = "supplier") -> float:

@@ -86,6 +86,17 @@ def write_in_a_worker(keys: list[str]) -> None:
         publish(*(message(key) for key in keys))
 
 
+@pytest.mark.django_db(transaction=True, databases=["default", "logistics"])
+def test_a_message_published_outside_a_transaction_is_relayed_at_once(monkeypatch):
+    sent: list[list[str]] = []
+    # What the broker was handed at that moment (it serializes the keys when it takes them).
+    monkeypatch.setattr(broker, "send", lambda task, *, args, **options: sent.append(list(args[0])))
+
+    publish(message("autocommit"))  # its INSERT has committed already
+
+    assert sent == [["autocommit"]]
+
+
 def test_a_worker_relays_its_own_messages_after_the_commit_without_a_relay_task(
     published, django_capture_on_commit_callbacks, enqueued
 ):

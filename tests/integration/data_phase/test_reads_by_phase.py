@@ -19,7 +19,7 @@ from django.test.utils import CaptureQueriesContext
 from prometheus_client import REGISTRY
 
 from logistics.public import ShipmentView, build_logistics_service
-from monolithos import shipping_data
+from monolithos import shipping_columns, shipping_data
 from monolithos.models import Order
 from strangler.models import ModeChange, ShadowMismatch
 from strangler.testing import override_modes
@@ -211,6 +211,9 @@ def test_in_contract_the_columns_are_not_written_and_the_order_still_ships(
     )
     tracked = client.get(f"/api/orders/{order.pk}/track/").json()
     assert tracked["shipping_status"] == "dispatched" and tracked["tracking_number"]
+    # Its event, arriving after the fast path: the order is shipped, nothing else is written.
+    shipment = build_logistics_service().get_for_order(str(order.number))
+    assert shipping_columns.apply(shipment) is shipping_columns.Applied.NOT_WRITTEN
 
 
 @pytest.mark.parametrize("in_phase", ["contract"], indirect=True)

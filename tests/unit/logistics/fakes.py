@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from logistics.contracts import ShipmentListener, ShipmentView
+from logistics.contracts import ShipmentEvent, ShipmentListener, ShipmentView
 from logistics.domain import (
     Shipment,
     ShipmentChanged,
@@ -29,10 +29,17 @@ from logistics.ports import (
 
 
 class FakeShipmentRepository:
+    """Stores copies; ``recorded`` holds the events every write stored with it, in order."""
+
     def __init__(self) -> None:
         self._by_id: dict[uuid.UUID, Shipment] = {}
         self.claimed_until: dict[uuid.UUID, datetime] = {}
         self.handed_over_at: dict[uuid.UUID, datetime] = {}
+        self.recorded: list[ShipmentEvent] = []
+
+    def _record(self, shipment: Shipment) -> None:
+        kinds, shipment.events = shipment.events, []
+        self.recorded += [ShipmentEvent.of(shipment, kind) for kind in kinds]
 
     def get(self, shipment_id: uuid.UUID) -> Shipment:
         try:
@@ -105,6 +112,7 @@ class FakeShipmentRepository:
         try:
             return self.get_by_order_ref(shipment.order_ref), False
         except ShipmentNotFound:
+            self._record(shipment)
             self._by_id[shipment.id] = copy.deepcopy(shipment)
             return shipment, True
 
@@ -118,6 +126,7 @@ class FakeShipmentRepository:
         if stored.version != shipment.version:
             raise ShipmentChanged(shipment.id, shipment.version)
         shipment.version += 1
+        self._record(shipment)
         self._by_id[shipment.id] = copy.deepcopy(shipment)
 
 
