@@ -13,7 +13,8 @@ phases, kept as one value beside the route modes (stored, versioned and announce
 
 What a phase means for the data (which database answers a read, whether the copy is written) is
 not said here: the database router says it (``config.routers``); the strangler knows phases as
-it knows routes, by name.
+it knows routes, by name. The kill switch moves routes, not data: stepping the phase back is the
+data's rollback.
 """
 
 from __future__ import annotations
