@@ -224,6 +224,29 @@ LOGISTICS_SHIPMENT_LISTENERS = ["monolithos.shipping_columns.LegacyShippingColum
 # follow the shipment even when the process that changed it died before telling its listeners.
 LOGISTICS_SHIPMENT_EVENT_TASKS = ["monolithos.tasks.apply_shipment_event"]
 
+# The shipping data's ownership phases (docs/adr/0022, docs/runbook.md Phase 6): the strangler
+# keeps the phase beside the route modes; the database router (config/routers.py) says what each
+# phase means for the data. The parity job runs every PARITY seconds (orders placed in the last
+# SETTLE seconds are left for the next run: their shipment may not exist yet); a step forward
+# needs a run at most MAX_AGE seconds old. SHIPPING_COLUMNS_DROPPED is the contract's release:
+# the Order model without its shipping columns, and the migration that drops them installed
+# (monolithos.shipping_contract): set it only in the contract phase, and unset it only once that
+# migration is reversed.
+STRANGLER_MOVED_DATA = "monolithos.shipping_parity.ShippingColumnsOwner"
+STRANGLER_PARITY_SECONDS = env.number("STRANGLER_PARITY_SECONDS", 900.0, minimum=10.0)
+STRANGLER_PARITY_MAX_AGE_SECONDS = env.number(
+    "STRANGLER_PARITY_MAX_AGE_SECONDS", 3600.0, minimum=10.0
+)
+if STRANGLER_PARITY_MAX_AGE_SECONDS < STRANGLER_PARITY_SECONDS:
+    env.errors.append(
+        "STRANGLER_PARITY_MAX_AGE_SECONDS must be at least STRANGLER_PARITY_SECONDS: a run "
+        "would be too old before the next one"
+    )
+SHIPPING_PARITY_SETTLE_SECONDS = env.number("SHIPPING_PARITY_SETTLE_SECONDS", 300.0, minimum=0.0)
+SHIPPING_COLUMNS_DROPPED = env.boolean("SHIPPING_COLUMNS_DROPPED", False)
+if SHIPPING_COLUMNS_DROPPED:
+    INSTALLED_APPS.append("monolithos.shipping_contract.apps.ShippingContractConfig")
+
 # The Supplier Protocol API (supplier_sim on embedded defaults).
 SUPPLIER_API_URL = env.url("SUPPLIER_API_URL", "http://127.0.0.1:8090")
 # Resilience of supplier calls (docs/runbook.md, "The supplier is down", lists them all).
@@ -398,6 +421,10 @@ CELERY_BEAT_SCHEDULE = {
     "purge-strangler-mismatches": {
         "task": "strangler.tasks.purge_mismatches",
         "schedule": 3600.0,
+    },
+    "check-data-parity": {
+        "task": "strangler.tasks.check_parity",
+        "schedule": STRANGLER_PARITY_SECONDS,
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

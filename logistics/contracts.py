@@ -74,13 +74,18 @@ class CreateShipment(_Contract):
 
 
 class LegacyShipment(CreateShipment):
-    """A shipment as the legacy order columns describe it, for the backfill."""
+    """A shipment as the legacy order columns describe it, for the backfill.
+
+    ``last_error``: why a pending shipment's dispatch failed before the backfill (the legacy
+    ``dispatch_failed``), so that its shipment reads as failed too; it stays due for dispatch.
+    """
 
     status: ShipmentStatus
     supplier_reference: str | None = None
     tracking_number: str | None = None
     dispatched_at: datetime | None = None
     cancelled_at: datetime | None = None
+    last_error: str | None = None
     created_at: datetime
 
 

@@ -285,6 +285,7 @@ class LogisticsService:
                 tracking_number=record.tracking_number,
                 dispatched_at=record.dispatched_at,
                 cancelled_at=record.cancelled_at,
+                last_error=record.last_error,
                 attempt_count=1 if record.status is ShipmentStatus.DISPATCHED else 0,
                 created_at=record.created_at,
                 updated_at=self.clock.now(),

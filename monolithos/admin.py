@@ -1,7 +1,9 @@
 from django.contrib import admin
 
+from config import routers
 from monolithos.mailer import NotificationService
 from monolithos.models import Customer, Invoice, Order, OrderLine, OrderRequest, Product
+from monolithos.shipping_columns import SHIPPING_COLUMNS
 
 
 @admin.register(Customer)
@@ -24,11 +26,40 @@ class OrderLineInline(admin.TabularInline):
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ("number", "customer", "status", "shipping_status", "total", "created_at")
-    list_filter = ("status", "shipping_status")
-    search_fields = ("number", "customer__email", "tracking_number", "supplier_reference")
+    """The shipping columns are the shipment's copy: shown read-only while the data phase
+    writes them, and not at all once it does not (contract: stale, then dropped, so the
+    class's own lists never name them)."""
+
+    list_display = ("number", "customer", "status", "total", "created_at")
+    list_filter = ("status",)
+    search_fields = ("number", "customer__email")
     raw_id_fields = ("customer",)
     inlines = [OrderLineInline]
+
+    def get_list_display(self, request):
+        display = list(self.list_display)
+        if routers.shipping_columns_written():
+            display.insert(display.index("status") + 1, "shipping_status")
+        return display
+
+    def get_list_filter(self, request):
+        if routers.shipping_columns_written():
+            return (*self.list_filter, "shipping_status")
+        return self.list_filter
+
+    def get_search_fields(self, request):
+        if routers.shipping_columns_written():
+            return (*self.search_fields, "tracking_number", "supplier_reference")
+        return self.search_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        written = routers.shipping_columns_written()
+        return [*super().get_readonly_fields(request, obj), *(SHIPPING_COLUMNS if written else ())]
+
+    def get_exclude(self, request, obj=None):
+        if routers.shipping_columns_written() or routers.shipping_columns_dropped():
+            return super().get_exclude(request, obj)
+        return [*(super().get_exclude(request, obj) or ()), *SHIPPING_COLUMNS]
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

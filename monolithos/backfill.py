@@ -50,8 +50,11 @@ LEGACY_TO_LOGISTICS: dict[str, ShipmentStatus] = {
 """Legacy ``Order.shipping_status`` -> the logistics status it stands for.
 
 A failed dispatch leaves a shipment pending (it may be dispatched again), which is what the
-live code does since shipping moved to the logistics context.
+live code does since shipping moved to the logistics context; its failure is recorded as the
+shipment's last error (``LEGACY_DISPATCH_FAILED``), so the shipment reads as failed as the
+columns do.
 """
+LEGACY_DISPATCH_FAILED = "the dispatch failed before the backfill (legacy dispatch_failed)"
 
 # The legacy columns cannot say "delivered": a delivered shipment still reads "dispatched" there.
 COMPATIBLE_STATUSES: dict[ShipmentStatus, frozenset[ShipmentStatus]] = {
@@ -163,6 +166,9 @@ def to_legacy_shipment(order: Order) -> LegacyShipment:
             tracking_number=_blank_to_none(order.tracking_number) if dispatched else None,
             dispatched_at=order.dispatched_at if dispatched else None,
             cancelled_at=order.cancelled_at if cancelled else None,
+            last_error=(
+                LEGACY_DISPATCH_FAILED if order.shipping_status == "dispatch_failed" else None
+            ),
             created_at=order.created_at,
         )
     except ValidationError as error:

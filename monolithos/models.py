@@ -61,16 +61,19 @@ class Order(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
 
-    # Legacy shipping columns: the logistics context will own this data (expand-contract).
-    shipping_status = models.CharField(
-        max_length=20, choices=SHIPPING_STATUS_CHOICES, default="pending"
-    )
-    tracking_number = models.CharField(max_length=64, blank=True, default="")
-    supplier_reference = models.CharField(max_length=64, blank=True, default="")
-    dispatched_at = models.DateTimeField(null=True, blank=True)
-    # The version of the shipment these columns were last copied from: an older change that
-    # arrives late is ignored (monolithos.shipping_columns).
-    shipping_version = models.PositiveIntegerField(default=0, editable=False)
+    # Legacy shipping columns: the logistics context owns this data (expand-contract, phase by
+    # phase: config/routers.py). Defaults in the database too, so that the contract's release,
+    # whose model has none of them (SHIPPING_COLUMNS_DROPPED), inserts orders before the drop.
+    if not settings.SHIPPING_COLUMNS_DROPPED:
+        shipping_status = models.CharField(
+            max_length=20, choices=SHIPPING_STATUS_CHOICES, default="pending", db_default="pending"
+        )
+        tracking_number = models.CharField(max_length=64, blank=True, default="", db_default="")
+        supplier_reference = models.CharField(max_length=64, blank=True, default="", db_default="")
+        dispatched_at = models.DateTimeField(null=True, blank=True)
+        # The version of the shipment these columns were last copied from: an older change that
+        # arrives late is ignored (monolithos.shipping_columns).
+        shipping_version = models.PositiveIntegerField(default=0, db_default=0, editable=False)
 
     class Meta:
         ordering = ["-id"]

@@ -35,8 +35,9 @@ from rest_framework.views import APIView
 from httpapi import schema
 from httpapi.schema import error
 from logistics.public import ShipmentStatus
-from monolithos import invoicing, selectors
+from monolithos import invoicing, selectors, shipping_data
 from monolithos.models import Order
+from monolithos.shipping_data import OrderShipping
 
 # How long a client should wait before asking again for an invoice still being rendered (as the
 # legacy download says).
@@ -75,17 +76,6 @@ def visible_order(request: Request, order_id: int) -> Order:
     return order
 
 
-class EmptyAsNullCharField(serializers.CharField):
-    """A legacy text column that says "none yet" with an empty string, shown as null."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(allow_null=True, **kwargs)
-
-    # DRF puts whatever this returns in the answer; its stubs type a CharField's as str only.
-    def to_representation(self, value: Any) -> str | None:  # type: ignore[override]
-        return str(value) if value else None
-
-
 class OrderDetailApi(APIView):
     # Nested serializers are named for the schema: each API's would otherwise be "Output".
     @extend_schema_serializer(component_name="Order")
@@ -110,14 +100,28 @@ class OrderDetailApi(APIView):
         tax = serializers.DecimalField(max_digits=12, decimal_places=2)
         total = serializers.DecimalField(max_digits=12, decimal_places=2)
         lines = LineSerializer(many=True, source="lines.all")
-        shipping_status = serializers.ChoiceField(
-            choices=Order.SHIPPING_STATUS_CHOICES,
-            help_text="As the order records it; `links.tracking` asks the shipment itself.",
+        shipping_status = serializers.SerializerMethodField(
+            help_text="In the legacy order's words; `links.tracking` asks the shipment itself."
         )
-        tracking_number = EmptyAsNullCharField(help_text="Null until the order is dispatched.")
+        tracking_number = serializers.SerializerMethodField(
+            help_text="Null until the order is dispatched."
+        )
         created_at = serializers.DateTimeField()
         cancelled_at = serializers.DateTimeField(allow_null=True)
         links = serializers.SerializerMethodField()
+
+        def shipping(self) -> OrderShipping:
+            """The order's shipping data, read by the view where the data phase says."""
+            shipping: OrderShipping = self.context["shipping"]
+            return shipping
+
+        @extend_schema_field(serializers.ChoiceField(choices=Order.SHIPPING_STATUS_CHOICES))
+        def get_shipping_status(self, order: Order) -> str:
+            return self.shipping().shipping_status
+
+        @extend_schema_field(serializers.CharField(allow_null=True))
+        def get_tracking_number(self, order: Order) -> str | None:
+            return self.shipping().tracking_number or None
 
         @extend_schema_field(OrderLinksSerializer)
         def get_links(self, order: Order) -> dict[str, str]:
@@ -133,7 +137,8 @@ class OrderDetailApi(APIView):
     )
     def get(self, request: Request, order_id: int) -> Response:
         order = visible_order(request, order_id)
-        return Response(self.OutputSerializer(order).data)
+        shipping = shipping_data.read(order, reader="order_api.order_detail")
+        return Response(self.OutputSerializer(order, context={"shipping": shipping}).data)
 
 
 class OrderTrackingApi(APIView):
@@ -151,9 +156,11 @@ class OrderTrackingApi(APIView):
             "null before dispatch.",
         )
         answered_from = serializers.ChoiceField(
-            choices=["shipment", "order_columns"],
+            choices=["shipment", "order_columns", "no_shipment_yet"],
             help_text="`shipment`: the logistics context's shipment; `order_columns`: the "
-            "order's own shipping columns, for an order from before the shipments' backfill.",
+            "order's own shipping columns, for an order from before the shipments' backfill "
+            "(while the data phase still reads them); `no_shipment_yet`: an order whose "
+            "shipment is not created yet, pending.",
         )
 
     @extend_schema(

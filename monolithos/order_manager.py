@@ -7,6 +7,7 @@ import structlog
 from django.db import transaction
 from django.utils import timezone
 
+from config import routers
 from logistics.public import (
     IllegalTransition,
     LogisticsService,
@@ -14,7 +15,7 @@ from logistics.public import (
     ShipmentStatus,
     build_logistics_service,
 )
-from monolithos import invoicing, placement, pricing, shipping_columns
+from monolithos import invoicing, placement, pricing, shipping_columns, shipping_data
 from monolithos.mailer import NotificationService
 from monolithos.placement import OrderError
 from monolithos.repository import DatabaseRepo
@@ -134,12 +135,15 @@ class OrderManager:
         return order
 
     def _reload_shipping_columns(self, order):
-        order.refresh_from_db(fields=shipping_columns.COLUMNS)
+        order.refresh_from_db(fields=shipping_columns.copied_fields())
 
     def ship_order(self, order):
         if order.status == "cancelled" or order.shipping_status == "cancelled":
             raise OrderError("order %s is cancelled" % order.number)
-        if order.shipping_status == "dispatched":
+        shipping = shipping_data.read(
+            order, reader="order_manager.ship_order", logistics=self.logistics
+        )
+        if shipping.shipping_status == "dispatched":
             raise OrderError("order %s is already shipped" % order.number)
         try:
             return self.dispatch(order)
@@ -152,10 +156,14 @@ class OrderManager:
             raise OrderError("order %s is already shipped" % order.number)
 
     def track_order(self, order):
-        """The order's columns (kept in step by the shipment's events) and the supplier's word.
+        """The order's shipping data (where the data phase says to read it: the columns, kept in
+        step by the shipment's events, or the shipment) and the supplier's word.
 
         Reads only: the columns used to be repaired here, a write inside a GET (LEGACY.md).
         """
+        shipping = shipping_data.read(
+            order, reader="order_manager.track_order", logistics=self.logistics
+        )
         try:
             tracking = self.logistics.track(order.number)
         except ShipmentNotFound:
@@ -163,19 +171,19 @@ class OrderManager:
         return {
             "order": order.number,
             "status": order.status,
-            "shipping_status": order.shipping_status,
-            "tracking_number": order.tracking_number or None,
-            "supplier_reference": order.supplier_reference or None,
-            "dispatched_at": order.dispatched_at.isoformat() if order.dispatched_at else None,
+            "shipping_status": shipping.shipping_status,
+            "tracking_number": shipping.tracking_number or None,
+            "supplier_reference": shipping.supplier_reference or None,
+            "dispatched_at": shipping.dispatched_at.isoformat() if shipping.dispatched_at else None,
             "supplier_status": (
-                tracking.supplier_status if tracking else self._legacy_supplier_status(order)
+                tracking.supplier_status if tracking else self._legacy_supplier_status(shipping)
             ),
         }
 
-    def _legacy_supplier_status(self, order):
-        if not order.supplier_reference:
+    def _legacy_supplier_status(self, shipping):
+        if not shipping.supplier_reference:
             return None
-        return self.logistics.supplier_status(order.supplier_reference)
+        return self.logistics.supplier_status(shipping.supplier_reference)
 
     # ------------------------------------------------------------------ cancelling
     def cancel_order(self, order):
@@ -202,11 +210,14 @@ class OrderManager:
             for line in order.lines.all():
                 self.repo.release_stock(line.product_id, line.quantity)
             order.status = "cancelled"
-            order.shipping_status = "cancelled"
             order.cancelled_at = timezone.now()
             # Not a full save: the shipment's listener wrote the other shipping columns (and
-            # their version) in this transaction.
-            order.save(update_fields=["status", "shipping_status", "cancelled_at"])
+            # their version) in this transaction, where the data phase still writes them.
+            fields = ["status", "cancelled_at"]
+            if routers.shipping_columns_written():
+                order.shipping_status = "cancelled"
+                fields.append("shipping_status")
+            order.save(update_fields=fields)
         self.notifications.send_cancellation(order)
         return order
 

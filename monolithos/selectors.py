@@ -6,8 +6,9 @@ placed (``Order.owner``). Someone else's order is simply not found, so the API a
 never a 403 that would confirm the id exists.
 
 Nothing here writes, on either database. Tracking reads the shipment through
-``logistics.public`` and, for an order from before the backfill, the order's own columns; it
-repairs nothing (the columns follow the shipment from the process that changes it,
+``logistics.public`` and, for an order from before the backfill, the order's own columns where
+the data phase still reads them (``monolithos.shipping_data``; else the order has no shipment
+yet); it repairs nothing (the columns follow the shipment from the process that changes it,
 ``monolithos.shipping_columns``).
 
 Must not import ``monolithos.order_manager`` (an import-linter contract): the new entry points
@@ -24,13 +25,15 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser, PermissionsMixin
 from django.db.models import QuerySet
 
+from config import routers
 from logistics.public import (
     LogisticsService,
     ShipmentNotFound,
     ShipmentStatus,
     build_logistics_service,
 )
-from monolithos.backfill import legacy_status
+from monolithos import shipping_data
+from monolithos.backfill import LEGACY_TO_LOGISTICS
 from monolithos.models import Invoice, Order
 
 VIEW_EVERY_ORDER = "monolithos.view_order"
@@ -69,7 +72,7 @@ class OrderTracking:
     tracking_number: str | None
     dispatched_at: datetime | None
     supplier_status: str | None
-    answered_from: Literal["shipment", "order_columns"]
+    answered_from: Literal["shipment", "order_columns", "no_shipment_yet"]
 
 
 def order_tracking(*, order: Order, logistics: LogisticsService | None = None) -> OrderTracking:
@@ -91,16 +94,18 @@ def order_tracking(*, order: Order, logistics: LogisticsService | None = None) -
                 supplier_status=tracking.supplier_status,
                 answered_from="shipment",
             )
-    reference = order.supplier_reference or None
+    columns_read = routers.shipping_ownership().columns_read
+    shipping = shipping_data.read(order, reader="selectors.order_tracking", logistics=service)
+    reference = shipping.supplier_reference or None
     return OrderTracking(
         order_id=order.pk,
         order_number=order.number,
-        status=legacy_status(order),
+        status=LEGACY_TO_LOGISTICS[shipping.shipping_status],
         supplier_reference=reference,
-        tracking_number=order.tracking_number or None,
-        dispatched_at=order.dispatched_at,
+        tracking_number=shipping.tracking_number or None,
+        dispatched_at=shipping.dispatched_at,
         supplier_status=service.supplier_status(reference) if reference else None,
-        answered_from="order_columns",
+        answered_from="order_columns" if columns_read else "no_shipment_yet",
     )
 
 

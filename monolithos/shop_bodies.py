@@ -10,11 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from monolithos import shipping_data
 from monolithos.models import Order
 
 
 def order_body(order: Order) -> dict[str, Any]:
-    """An order, as ``POST /api/orders/`` and ``POST /api/orders/<id>/ship/`` answer it."""
+    """An order, as ``POST /api/orders/`` and ``POST /api/orders/<id>/ship/`` answer it, its
+    shipping data read where the data phase says (``monolithos.shipping_data``)."""
+    shipping = shipping_data.read(order, reader="shop_bodies.order_body")
     return {
         "id": order.pk,
         "number": order.number,
@@ -28,9 +31,9 @@ def order_body(order: Order) -> dict[str, Any]:
         "shipping_cost": str(order.shipping_cost),
         "tax": str(order.tax),
         "total": str(order.total),
-        "shipping_status": order.shipping_status,
-        "tracking_number": order.tracking_number or None,
-        "supplier_reference": order.supplier_reference or None,
+        "shipping_status": shipping.shipping_status,
+        "tracking_number": shipping.tracking_number or None,
+        "supplier_reference": shipping.supplier_reference or None,
         "lines": [
             {
                 "sku": line.sku,

@@ -9,7 +9,8 @@ table:
   answers 201 at once: the shipment is not dispatched yet (``status`` placed,
   ``shipping_status`` pending, no tracking number or supplier reference).
 - ``track_order`` reads the shipment through the logistics facade (``logistics.public``), not
-  the order's columns; an order from before the backfill has only its columns to go by.
+  the order's columns; an order from before the backfill has only its columns to go by, in the
+  data phases that still read them (``monolithos.shipping_data``).
 - ``ship_order`` hands the dispatch to the logistics worker through the outbox and answers 202
   with the order as it is; a cancelled or already shipped order is refused with the legacy 400.
   The supplier's answer reaches the order's columns when the worker has it.
@@ -37,7 +38,7 @@ from logistics.public import (
     ShipmentView,
     build_logistics_service,
 )
-from monolithos import deferred_placement, placement, shipping_columns
+from monolithos import deferred_placement, placement, shipping_columns, shipping_data
 from monolithos.invoicing import invoice_pdf_exists
 from monolithos.models import Invoice, Order
 from monolithos.placement import RENDER_INVOICE_TASK, OrderError
@@ -83,16 +84,20 @@ def track_order(request: HttpRequest, order_id: int) -> HttpResponse:
     try:
         shipment = logistics.get_for_order(str(order.number))
     except ShipmentNotFound:
-        # An order from before the backfill: its columns are all there is.
-        reference = order.supplier_reference or None
+        # An order from before the backfill: its columns are all there is, where the data phase
+        # still reads them; else its shipment is not created yet.
+        shipping = shipping_data.read(
+            order, reader="shop_handlers.track_order", logistics=logistics
+        )
+        reference = shipping.supplier_reference or None
         return JsonResponse(
             tracking_body(
                 order=order,
                 status=order.status,
-                shipping_status=order.shipping_status,
-                tracking_number=order.tracking_number,
+                shipping_status=shipping.shipping_status,
+                tracking_number=shipping.tracking_number,
                 supplier_reference=reference,
-                dispatched_at=order.dispatched_at,
+                dispatched_at=shipping.dispatched_at,
                 supplier_status=logistics.supplier_status(reference) if reference else None,
             )
         )
@@ -123,14 +128,16 @@ def ship_order(request: HttpRequest, order_id: int) -> HttpResponse:
     order = _order(order_id)
     if order is None:
         return _not_found()
+    logistics = _logistics()
     try:
-        shipment: ShipmentView | None = _logistics().get_for_order(str(order.number))
+        shipment: ShipmentView | None = logistics.get_for_order(str(order.number))
     except ShipmentNotFound:
         shipment = None  # created by the worker from the command below
     cancelled = shipment is not None and shipment.status is ShipmentStatus.CANCELLED
     if order.status == "cancelled" or cancelled:
         return JsonResponse(error_body(f"order {order.number} is cancelled"), status=400)
-    if order.shipping_status == "dispatched" or (
+    shipping = shipping_data.read(order, reader="shop_handlers.ship_order", logistics=logistics)
+    if shipping.shipping_status == "dispatched" or (
         shipment is not None and shipment.status in SHIPPED
     ):
         return JsonResponse(error_body(f"order {order.number} is already shipped"), status=400)
@@ -140,7 +147,7 @@ def ship_order(request: HttpRequest, order_id: int) -> HttpResponse:
         publish(
             Message(
                 task=CREATE_SHIPMENT_TASK,
-                key=f"shipment:{order.number}:ship:v{order.shipping_version}",
+                key=f"shipment:{order.number}:ship:v{shipping.version}",
                 kwargs={"shipment": placement.shipment_command(order).model_dump(mode="json")},
             )
         )

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from monolithos import shipping_data
 from monolithos.invoicing import invoice_pdf_exists
 from monolithos.models import Order, Product
 from monolithos.order_manager import OrderError, OrderManager, SupplierError
@@ -26,8 +27,11 @@ def order_list(request):
         # Only a known status reaches the query: a NUL in it was a 500 on PostgreSQL (LEGACY.md).
         known = status in dict(Order.STATUS_CHOICES)
         orders = orders.filter(status=status) if known else Order.objects.none()
-    # order.customer in the template runs one query per row.
-    return render(request, "monolithos/order_list.html", {"orders": orders[:50], "status": status})
+    # order.customer in the template runs one query per row; the shipping data one at most.
+    page = list(orders[:50])
+    shipping = shipping_data.read_many(page, reader="views.order_list")
+    rows = [(order, shipping[order.pk]) for order in page]
+    return render(request, "monolithos/order_list.html", {"orders": rows, "status": status})
 
 
 @login_required
@@ -41,7 +45,12 @@ def order_detail(request, order_id):
     return render(
         request,
         "monolithos/order_detail.html",
-        {"order": order, "lines": order.lines.all(), "invoice": invoice},
+        {
+            "order": order,
+            "shipping": shipping_data.read(order, reader="views.order_detail"),
+            "lines": order.lines.all(),
+            "invoice": invoice,
+        },
     )
 
 
@@ -94,7 +103,12 @@ def order_cancel(request, order_id):
         return render(
             request,
             "monolithos/order_detail.html",
-            {"order": order, "lines": order.lines.all(), "error": str(e)},
+            {
+                "order": order,
+                "shipping": shipping_data.read(order, reader="views.order_cancel"),
+                "lines": order.lines.all(),
+                "error": str(e),
+            },
             status=400,
         )
     return redirect("monolithos:order_detail", order_id=order.pk)

@@ -4,7 +4,8 @@ Rows are read-only: every change goes through an action, which asks for the reas
 canary, the percentage; for a shadow, the sample, 100 % when left blank) on an intermediate
 page and calls ``strangler.services``, so it is validated, audited and announced like one made
 with ``manage.py strangler``. The kill switch's two actions act on every route at once,
-whichever rows are selected.
+whichever rows are selected; so do the data phase's two (advance, with the next phase's
+preconditions on the page and a ``force`` box; step back), whose refusals are error messages.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from strangler import selectors, services, wiring
-from strangler.models import ModeChange, RouteMode, ShadowMismatch, StranglerState
+from strangler.models import ModeChange, ParityRun, RouteMode, ShadowMismatch, StranglerState
 from strangler.modes import Mode
 
 if TYPE_CHECKING:
@@ -130,6 +131,57 @@ def _switch_action(engage: bool, label: str) -> Any:
     return admin.action(description=label)(action)
 
 
+class PhaseForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2, "cols": 60}))
+    force = forms.BooleanField(
+        required=False,
+        help_text="take the step although its preconditions do not hold: audited, with what "
+        "each one risks",
+    )
+    # The phase the page showed: a step pressed twice (or after someone else's) changes nothing.
+    expected = forms.CharField(widget=forms.HiddenInput)
+
+
+def _phase_action(forward: bool, label: str) -> Any:
+    def action(
+        modeladmin: admin.ModelAdmin[Any], request: HttpRequest, queryset: QuerySet[RouteMode]
+    ) -> HttpResponse | None:
+        form = PhaseForm(request.POST) if "apply" in request.POST else None
+        if form is not None and form.is_valid():
+            data = form.cleaned_data
+            common = {"reason": data["reason"], "actor": _actor(request), "via": "admin"}
+            try:
+                if forward:
+                    outcome = services.advance_phase(
+                        force=data["force"], expected=data["expected"], **common
+                    )
+                else:
+                    outcome = services.step_back_phase(expected=data["expected"], **common)
+            except services.ChangeRefused as refused:
+                modeladmin.message_user(request, str(refused), messages.ERROR)
+            else:
+                forced = outcome.change is not None and outcome.change.forced
+                level = messages.WARNING if forced else messages.SUCCESS
+                modeladmin.message_user(request, outcome.message, level)
+            return None
+        status = selectors.phase_status()
+        context = {
+            **modeladmin.admin_site.each_context(request),
+            "title": label,
+            "form": form or PhaseForm(initial={"expected": status["phase"]}),
+            "forward": forward,
+            "status": status,
+            "target": status["next"] if forward else status["previous"],
+            "action": request.POST.get("action", ""),
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            "opts": modeladmin.model._meta,
+        }
+        return TemplateResponse(request, "strangler/admin/change_phase.html", context)
+
+    action.__name__ = "advance_phase" if forward else "step_back_phase"
+    return admin.action(description=label)(action)
+
+
 @admin.register(RouteMode)
 class RouteModeAdmin(_Admin):
     list_display = ("route", "configured", "serving", "updated_at", "updated_by")
@@ -149,6 +201,8 @@ class RouteModeAdmin(_Admin):
         _mode_action(Mode.LEGACY, "Back to legacy"),
         _switch_action(True, "Kill switch: every route to legacy now"),
         _switch_action(False, "Lift the kill switch: every route back to its mode"),
+        _phase_action(True, "Data phase: advance to the next (checks its preconditions)"),
+        _phase_action(False, "Data phase: step back (the rollback)"),
     )
 
     @admin.display(description="mode")
@@ -192,14 +246,20 @@ class ReadOnlyAdmin(_Admin):
 
 @admin.register(StranglerState)
 class KillSwitchAdmin(ReadOnlyAdmin):
-    list_display = ("__str__", "version", "changed_at", "changed_by", "reason")
+    list_display = ("__str__", "phase", "version", "changed_at", "changed_by", "reason")
 
 
 @admin.register(ModeChange)
 class ModeChangeAdmin(ReadOnlyAdmin):
-    list_display = ("at", "route", "change", "actor", "via", "reason")
-    list_filter = ("route", "via")
+    list_display = ("at", "route", "change", "actor", "via", "forced", "reason")
+    list_filter = ("route", "via", "forced")
     search_fields = ("reason", "actor")
+
+
+@admin.register(ParityRun)
+class ParityRunAdmin(ReadOnlyAdmin):
+    list_display = ("finished_at", "phase", "checked", "mismatched", "missing")
+    list_filter = ("phase",)
 
 
 @admin.register(ShadowMismatch)

@@ -1,21 +1,28 @@
 """The strangler's metrics: part of the operations contract (ops/prometheus, ops/grafana).
 
 Requests by route, side and status; shadow comparisons by route and result; the candidates'
-latency; new handlers that raised. The current mode and percentage of each route and the kill
-switch are read at scrape time from the serving process's copy of the state (every process
-holds the same one within a second), so they bypass the multiprocess files.
+latency; new handlers that raised; verify reads of the moved data by reader and result. The
+current mode and percentage of each route, the kill switch and the data phase are read at
+scrape time from the serving process's copy of the state (every process holds the same one
+within a second), so they bypass the multiprocess files; the last parity run's figures are read
+from the database at scrape time, the same in every process.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+import structlog
+from django.utils import timezone
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from observability.metrics import LATENCY_BUCKETS, register_scrape_collector
 from strangler.modes import Mode
+from strangler.phases import Phase
+
+logger = structlog.get_logger(__name__)
 
 REQUESTS = Counter(
     "monolithos_strangler_requests",
@@ -41,11 +48,25 @@ NEW_HANDLER_ERRORS = Counter(
     ["route", "fallback"],
 )
 
+VERIFY_RESULTS = Counter(
+    "monolithos_strangler_verify_results",
+    "Reads of the moved data in the verify phase, answered from the legacy copy and compared "
+    "with the new owner's answer, by reader and result (match, mismatch, error: the new owner "
+    "could not answer).",
+    ["reader", "result"],
+)
+
 ROUTE_MODE = "monolithos_strangler_route_mode"
 ROUTE_PERCENT = "monolithos_strangler_route_percent"
 ROUTE_SAMPLE = "monolithos_strangler_route_sample_percent"
 KILL_SWITCH = "monolithos_strangler_kill_switch"
 STATE_VERSION = "monolithos_strangler_state_version"
+DATA_PHASE = "monolithos_strangler_data_phase"
+PARITY_CHECKED = "monolithos_strangler_parity_checked"
+PARITY_MISMATCHED = "monolithos_strangler_parity_mismatched"
+PARITY_MISSING = "monolithos_strangler_parity_missing"
+PARITY_AGE = "monolithos_strangler_parity_age_seconds"
+PARITY_GAUGES = (PARITY_CHECKED, PARITY_MISMATCHED, PARITY_MISSING, PARITY_AGE)
 
 
 class StateCollector(Collector):
@@ -91,7 +112,49 @@ class StateCollector(Collector):
             "The version of the state this process routes by.",
             value=snapshot.version,
         )
+        phases = GaugeMetricFamily(
+            DATA_PHASE,
+            "The data ownership phase (1) among all phases, as this process reads it.",
+            labels=["phase"],
+        )
+        for phase in Phase:
+            phases.add_metric([phase.value], 1.0 if snapshot.phase is phase else 0.0)
+        yield phases
+
+
+class ParityCollector(Collector):
+    """The last parity run's figures and age (one query); nothing before the first run."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from strangler.models import ParityRun
+
+        try:
+            run = ParityRun.objects.first()
+        except Exception:
+            logger.warning("strangler_parity_metrics_unavailable", exc_info=True)
+            return
+        if run is None:
+            return
+        yield GaugeMetricFamily(
+            PARITY_CHECKED, "Rows the last parity run compared.", value=run.checked
+        )
+        yield GaugeMetricFamily(
+            PARITY_MISMATCHED,
+            "Rows whose legacy copy and new owner disagreed in the last parity run.",
+            value=run.mismatched,
+        )
+        yield GaugeMetricFamily(
+            PARITY_MISSING,
+            "Rows missing at the new owner in the last parity run (the backfill is incomplete).",
+            value=run.missing,
+        )
+        yield GaugeMetricFamily(
+            PARITY_AGE,
+            "Seconds since the last parity run finished.",
+            value=(timezone.now() - run.finished_at).total_seconds(),
+        )
 
 
 def register_state_collector() -> None:
     register_scrape_collector(StateCollector())
+    register_scrape_collector(ParityCollector())

@@ -1,8 +1,10 @@
-"""What the strangler stores: route modes, the kill switch, the audit of changes, mismatches.
+"""What the strangler stores: route modes, the kill switch, the data ownership phase, the audit
+of changes, mismatches and the parity job's runs.
 
-Modes and the kill switch are written only by ``strangler.services`` (every change audited in
-the same transaction); shadow mismatches by the result publisher, and deleted after
-STRANGLER_MISMATCH_RETENTION_DAYS by ``strangler.tasks.purge_mismatches``.
+Modes, the kill switch and the phase are written only by ``strangler.services`` (every change
+audited in the same transaction); shadow and verify mismatches by the result publisher, and
+deleted after STRANGLER_MISMATCH_RETENTION_DAYS by ``strangler.tasks.purge_mismatches``; parity
+runs by ``strangler.services.run_parity``.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from strangler.modes import FULL, Mode, describe
+from strangler.phases import Phase
 
 MODE_CHOICES = [(mode.value, mode.value) for mode in Mode]
+PHASE_CHOICES = [(phase.value, phase.value) for phase in Phase]
 
 
 def new_salt() -> str:
@@ -68,10 +72,11 @@ class RouteMode(models.Model):
 
 
 class StranglerState(models.Model):
-    """The one row (pk 1) holding the state's version and the kill switch.
+    """The one row (pk 1) holding the state's version, the kill switch and the data phase.
 
-    ``version`` grows with every change of any route or of the switch; processes compare it
-    with the version of their in-process copy.
+    ``version`` grows with every change of any route, of the switch or of the phase; processes
+    compare it with the version of their in-process copy. ``changed_at``, ``changed_by`` and
+    ``reason`` are the kill switch's; the phase's changes are in the audit trail.
     """
 
     version = models.PositiveBigIntegerField(default=1)
@@ -79,19 +84,36 @@ class StranglerState(models.Model):
     changed_at = models.DateTimeField(null=True, blank=True)
     changed_by = models.CharField(max_length=150, blank=True)
     reason = models.TextField(blank=True)
+    phase = models.CharField(
+        "data ownership phase",
+        max_length=10,
+        choices=PHASE_CHOICES,
+        default=Phase.LEGACY.value,
+    )
 
     class Meta:
-        verbose_name = "kill switch"
-        verbose_name_plural = "kill switch"
+        verbose_name = "kill switch and data phase"
+        verbose_name_plural = "kill switch and data phase"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(phase__in=[phase.value for phase in Phase]),
+                name="strangler_known_phase",
+            ),
+        ]
 
     def __str__(self) -> str:
         return "engaged: every route on legacy" if self.killed else "lifted"
 
 
 class ModeChange(models.Model):
-    """The audit trail: who changed what, when, from what to what, and why."""
+    """The audit trail: who changed what, when, from what to what, and why.
+
+    ``forced``: a phase change made with ``--force`` although preconditions did not hold;
+    ``overridden`` lists them, each with what it risked.
+    """
 
     KILL_SWITCH = "*"
+    DATA_PHASE = "*phase"
 
     at = models.DateTimeField(db_index=True)
     actor = models.CharField(max_length=150)
@@ -105,6 +127,8 @@ class ModeChange(models.Model):
     to_sample_points = models.PositiveIntegerField(default=FULL)
     reason = models.TextField()
     version = models.PositiveBigIntegerField()
+    forced = models.BooleanField(default=False)
+    overridden = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-at", "-id"]
@@ -118,7 +142,11 @@ class ModeChange(models.Model):
 
 
 class ShadowMismatch(models.Model):
-    """A shadow comparison that did not agree (or whose candidate failed), kept for a while."""
+    """A shadow comparison that did not agree (or whose candidate failed), kept for a while.
+
+    A read of the moved data in the ``verify`` phase that disagreed is stored here too, under
+    the route ``ModeChange.DATA_PHASE``, its reader in ``context``.
+    """
 
     MISMATCH = "mismatch"
     ERROR = "error"
@@ -141,3 +169,33 @@ class ShadowMismatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.route} {self.outcome} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ParityRun(models.Model):
+    """One pass of the parity job: every row of the moved data, legacy copy against new owner.
+
+    ``checked`` rows compared, ``mismatched`` whose two copies disagree, ``missing`` without a
+    row at the new owner (the backfill is incomplete); ``examples``: the first disagreements,
+    as people read them. ``phase``: the phase the run started in.
+    """
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(db_index=True)
+    phase = models.CharField(max_length=10, choices=PHASE_CHOICES)
+    checked = models.PositiveIntegerField()
+    mismatched = models.PositiveIntegerField()
+    missing = models.PositiveIntegerField()
+    examples = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-finished_at", "-id"]
+
+    def __str__(self) -> str:
+        return (
+            f"parity at {self.finished_at:%Y-%m-%d %H:%M:%S}: {self.checked} checked, "
+            f"{self.mismatched} mismatched, {self.missing} missing"
+        )
+
+    @property
+    def is_clean(self) -> bool:
+        return self.mismatched == 0 and self.missing == 0

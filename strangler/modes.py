@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
+from strangler.phases import Phase
+
 FULL = 10_000
 """Basis points in 100 %."""
 
@@ -78,11 +80,13 @@ LEGACY_ONLY = RouteState()
 
 @dataclass(frozen=True)
 class Snapshot:
-    """Everything the facade routes by, as one immutable value of a given version."""
+    """Everything the facade routes by, as one immutable value of a given version, and the
+    data ownership phase (``strangler.phases``), which the database router reads."""
 
     version: int = 0
     killed: bool = False
     routes: Mapping[str, RouteState] = field(default_factory=dict)
+    phase: Phase = Phase.LEGACY
 
     def configured(self, route: str) -> RouteState:
         """The route's mode as set, whatever the kill switch says (legacy when never set)."""

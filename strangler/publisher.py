@@ -7,16 +7,24 @@ time, docs/adr/0016: the count says as much). A request outside the route's samp
 counted (``unsampled``). A mismatch, or a candidate's error, is stored with both clean answers,
 the diff and the routing key (``ShadowMismatch``, kept STRANGLER_MISMATCH_RETENTION_DAYS); a
 match is not stored.
+
+A read of the moved data in the ``verify`` phase is published the same way
+(``publish_verification``): counted by reader and result, logged as ``strangler_verify``, and
+stored under the route ``ModeChange.DATA_PHASE`` when its two answers disagree.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import structlog
+from django.db import transaction
 from django.utils import timezone
 
 from strangler import metrics
 from strangler.experiment import ERROR, MATCH, MISMATCH, UNSAMPLED, Result
-from strangler.models import ShadowMismatch
+from strangler.models import ModeChange, ShadowMismatch
 
 logger = structlog.get_logger(__name__)
 
@@ -64,3 +72,45 @@ def store(result: Result) -> ShadowMismatch:
         error=result.error,
         context=context,
     )
+
+
+def publish_verification(
+    *,
+    key: str,
+    reader: str,
+    control: Mapping[str, Any],
+    candidate: Mapping[str, Any] | None,
+    error: str = "",
+) -> str:
+    """One verify read: the legacy copy's answer (the control, which the reader returns)
+    against the new owner's (the candidate; None with ``error`` when it could not answer).
+    Values are JSON's. The result (match, mismatch, error); never raises into the read."""
+    diff: dict[str, list[Any]] = {}
+    if candidate is not None:
+        for name in sorted(set(control) | set(candidate)):
+            if control.get(name) != candidate.get(name):
+                diff[name] = [control.get(name), candidate.get(name)]
+    outcome = ERROR if error or candidate is None else MISMATCH if diff else MATCH
+    try:
+        metrics.VERIFY_RESULTS.labels(reader, outcome).inc()
+        if outcome == MATCH:
+            return outcome
+        logger.warning(
+            "strangler_verify", reader=reader, key=key, result=outcome, differs=sorted(diff)
+        )
+        # A savepoint: a failed insert must not abort the reader's own transaction.
+        with transaction.atomic():
+            ShadowMismatch.objects.create(
+                created_at=timezone.now(),
+                route=ModeChange.DATA_PHASE,
+                outcome=ShadowMismatch.ERROR if outcome == ERROR else ShadowMismatch.MISMATCH,
+                routing_key=key[:255],
+                control=dict(control),
+                candidate=dict(candidate) if candidate is not None else None,
+                diff=diff,
+                error=error,
+                context={"reader": reader},
+            )
+    except Exception:
+        logger.warning("strangler_verify_not_published", reader=reader, exc_info=True)
+    return outcome

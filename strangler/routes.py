@@ -35,6 +35,9 @@ class Route:
     ``modes``: the modes the route may be put in. ``budget_seconds``: the shadow candidate's
     time budget (None: STRANGLER_SHADOW_BUDGET_SECONDS). ``error``: the answer when the new
     handler raises and nothing falls back, in the route's own error format.
+    ``legacy_reads_columns``: its legacy handler reads the legacy copy of the moved data itself,
+    not through the database router; the data phase cannot step to ``contract`` (the copy no
+    longer written) while the route serves any request on legacy (``strangler.preconditions``).
     """
 
     name: str
@@ -45,6 +48,7 @@ class Route:
     fallback_to_legacy: bool = False
     budget_seconds: float | None = None
     error: ErrorResponse = errors.json_error
+    legacy_reads_columns: bool = False
 
     def __post_init__(self) -> None:
         if self.fallback_to_legacy and self.kind is Kind.WRITE:

@@ -9,9 +9,11 @@ from django.db import router
 from django.db.models import Count
 from django.utils import timezone
 
-from strangler import registry
-from strangler.models import ModeChange, RouteMode, ShadowMismatch, StranglerState
+from strangler import preconditions, registry
+from strangler.models import ModeChange, ParityRun, RouteMode, ShadowMismatch, StranglerState
 from strangler.modes import Mode, RouteState, Snapshot, describe, format_percent
+from strangler.moved_data import moved_data
+from strangler.phases import PHASES, Phase, next_phase, previous_phase
 
 STATE_PK = 1
 
@@ -28,7 +30,10 @@ def load_snapshot() -> Snapshot:
     """
     alias = router.db_for_write(StranglerState)
     state = (
-        StranglerState.objects.using(alias).filter(pk=STATE_PK).values("version", "killed").first()
+        StranglerState.objects.using(alias)
+        .filter(pk=STATE_PK)
+        .values("version", "killed", "phase")
+        .first()
     )
     rows = RouteMode.objects.using(alias).values(
         "route", "mode", "basis_points", "salt", "sample_points"
@@ -41,7 +46,12 @@ def load_snapshot() -> Snapshot:
     }
     if state is None:
         return Snapshot(version=0, killed=False, routes=routes)
-    return Snapshot(version=state["version"], killed=state["killed"], routes=routes)
+    return Snapshot(
+        version=state["version"],
+        killed=state["killed"],
+        routes=routes,
+        phase=Phase(state["phase"]),
+    )
 
 
 def mismatch_counts(since: datetime) -> dict[str, int]:
@@ -88,7 +98,50 @@ def status(*, changes: int = 20) -> dict[str, Any]:
             "reason": state.reason,
         },
         "routes": routes,
+        "phase": phase_status(snapshot=snapshot),
         "changes": [change_json(change) for change in ModeChange.objects.all()[:changes]],
+    }
+
+
+def phase_status(*, snapshot: Snapshot | None = None) -> dict[str, Any]:
+    """The data ownership phase as the panel and ``manage.py strangler phase status`` show it:
+    the phase, its last change, the last parity run's figures, the verify reads that disagreed
+    in the last day, and the preconditions of the next phase (each: holds, found, risk)."""
+    snapshot = snapshot or load_snapshot()
+    now = timezone.now()
+    phase = snapshot.phase
+    following, preceding = next_phase(phase), previous_phase(phase)
+    last_change = ModeChange.objects.filter(route=ModeChange.DATA_PHASE).first()
+    run = preconditions.latest_run()
+    checks = preconditions.for_step(following, snapshot=snapshot, now=now) if following else []
+    day_ago = now - timedelta(days=1)
+    return {
+        "phase": phase.value,
+        "phases": [p.value for p in PHASES],
+        "next": following.value if following else None,
+        "previous": preceding.value if preceding else None,
+        "changed": change_json(last_change) if last_change else None,
+        "parity": parity_json(run, now=now) if run else None,
+        "verify_mismatches_24h": ShadowMismatch.objects.filter(
+            route=ModeChange.DATA_PHASE, created_at__gte=day_ago
+        ).count(),
+        "next_preconditions": [check.as_json() for check in checks],
+        "next_allowed": all(check.holds for check in checks),
+        "restore_needed": moved_data().restore_needed(),
+    }
+
+
+def parity_json(run: ParityRun, *, now: datetime) -> dict[str, Any]:
+    return {
+        "started_at": run.started_at.isoformat(),
+        "finished_at": run.finished_at.isoformat(),
+        "age_seconds": round((now - run.finished_at).total_seconds(), 1),
+        "phase": run.phase,
+        "checked": run.checked,
+        "mismatched": run.mismatched,
+        "missing": run.missing,
+        "clean": run.is_clean,
+        "examples": list(run.examples),
     }
 
 
@@ -107,6 +160,8 @@ def change_json(change: ModeChange) -> dict[str, Any]:
         "change": change.change(),
         "reason": change.reason,
         "version": change.version,
+        "forced": change.forced,
+        "overridden": list(change.overridden),
     }
 
 

@@ -2,7 +2,8 @@
 
 ``override_modes({"api_place_order": "new"})`` (a context manager) routes by a fixed state for
 its duration (``("canary", "12.5")`` a canary's share, ``("shadow", "10")`` a shadow's sample);
-``override_modes(all_routes="shadow")`` puts every strangled route in one mode.
+``override_modes(all_routes="shadow")`` puts every strangled route in one mode;
+``phase="verify"`` sets the data ownership phase the database router reads.
 Shadow candidates run inline (``InlineExecutor``) and time comes from ``clock`` when given,
 so a test of the time budget advances a ``FakeClock`` instead of sleeping.
 """
@@ -14,6 +15,7 @@ from contextlib import contextmanager
 
 from strangler import registry, wiring
 from strangler.modes import FULL, Mode, RouteState, Snapshot, parse_percent
+from strangler.phases import Phase, parse_phase
 from strangler.pool import Executor, InlineExecutor
 from strangler.state import Clock, StateStore, Timing
 
@@ -52,7 +54,11 @@ class FixedBoard:
 
 
 def snapshot_of(
-    modes: Mapping[str, str | tuple[str, str]], *, killed: bool = False, version: int = 1
+    modes: Mapping[str, str | tuple[str, str]],
+    *,
+    killed: bool = False,
+    version: int = 1,
+    phase: str | Phase = Phase.LEGACY,
 ) -> Snapshot:
     """``{"route": "new", "other": ("canary", "12.5"), "third": ("shadow", "10")}`` as a
     snapshot (salt: the route name); the percentage is a canary's share or a shadow's sample."""
@@ -64,7 +70,7 @@ def snapshot_of(
             routes[name] = RouteState(mode, 0, name, FULL if points is None else points)
         else:
             routes[name] = RouteState(mode, points or 0, name)
-    return Snapshot(version=version, killed=killed, routes=routes)
+    return Snapshot(version=version, killed=killed, routes=routes, phase=parse_phase(phase))
 
 
 @contextmanager
@@ -73,16 +79,18 @@ def override_modes(
     *,
     all_routes: str | None = None,
     killed: bool = False,
+    phase: str | Phase = Phase.LEGACY,
     clock: Clock | None = None,
     executor: Executor | None = None,
     budget_seconds: float = 0.5,
 ) -> Iterator[wiring.Runtime]:
-    """Route by the given modes (and the kill switch) until the block ends."""
+    """Route by the given modes (and the kill switch, and the data phase) until the block
+    ends."""
     spec: dict[str, str | tuple[str, str]] = dict(modes or {})
     if all_routes is not None:
         for name in registry.routes():
             spec.setdefault(name, all_routes)
-    snapshot = snapshot_of(spec, killed=killed)
+    snapshot = snapshot_of(spec, killed=killed, phase=phase)
     the_clock = clock or FakeClock()
     board = FixedBoard(snapshot.version)
     runtime = wiring.Runtime(

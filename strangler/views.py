@@ -1,7 +1,8 @@
 """The ops panel's JSON: the strangler's state as staff read it (GET /ops/strangler/).
 
-Modes, percentages, the kill switch, mismatches of the last day and the last changes, and the
-version this process routes by (``process``: which copy of the state answered). Staff only (the
+Modes, percentages, the kill switch, the data phase with its parity and the next phase's
+preconditions, mismatches of the last day and the last changes, and the version (and phase)
+this process routes by (``process``: which copy of the state answered). Staff only (the
 admin's session); changes go through the admin or ``manage.py strangler``.
 """
 
@@ -25,5 +26,10 @@ def panel_state(request: HttpRequest) -> JsonResponse:
     if not user.is_staff:
         return JsonResponse({"error": "staff only"}, status=403)
     snapshot = wiring.store().snapshot()
-    process = {"pid": os.getpid(), "version": snapshot.version, "killed": snapshot.killed}
+    process = {
+        "pid": os.getpid(),
+        "version": snapshot.version,
+        "killed": snapshot.killed,
+        "phase": snapshot.phase.value,
+    }
     return JsonResponse({**selectors.status(), "process": process})

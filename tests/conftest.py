@@ -36,24 +36,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="the modes the characterization suite runs in, every strangled route in each "
         "(comma-separated; default: legacy,shadow,new)",
     )
+    parser.addoption(
+        "--ownership-phases",
+        default=",".join(strangler_modes.PHASES),
+        help="the data ownership phases the characterization suite runs in, each with every "
+        "mode (comma-separated; default: legacy,verify,logistics)",
+    )
 
 
-def _chosen_modes(config: pytest.Config) -> list[str]:
-    modes = [mode.strip() for mode in config.getoption("--strangler-modes").split(",")]
-    unknown = set(modes) - set(strangler_modes.MODES)
-    if unknown or not modes:
-        raise pytest.UsageError(f"--strangler-modes: unknown mode(s) {sorted(unknown)}")
-    return modes
+def _chosen(config: pytest.Config, option: str, known: tuple[str, ...]) -> list[str]:
+    chosen = [value.strip() for value in config.getoption(option).split(",")]
+    unknown = set(chosen) - set(known)
+    if unknown or not chosen:
+        raise pytest.UsageError(f"{option}: unknown value(s) {sorted(unknown)}")
+    return chosen
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if (
-        "strangler_mode" in metafunc.fixturenames
-        and CHARACTERIZATION in Path(metafunc.definition.path).parents
-    ):
-        metafunc.parametrize(
-            "strangler_mode", _chosen_modes(metafunc.config), indirect=True, scope="function"
-        )
+    if CHARACTERIZATION not in Path(metafunc.definition.path).parents:
+        return
+    if "ownership_phase" in metafunc.fixturenames:
+        phases = _chosen(metafunc.config, "--ownership-phases", strangler_modes.PHASES)
+        metafunc.parametrize("ownership_phase", phases, indirect=True, scope="function")
+    if "strangler_mode" in metafunc.fixturenames:
+        modes = _chosen(metafunc.config, "--strangler-modes", strangler_modes.MODES)
+        metafunc.parametrize("strangler_mode", modes, indirect=True, scope="function")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -200,19 +207,32 @@ def log_lines() -> Iterator[LogLines]:
 
 
 @pytest.fixture(autouse=True)
-def strangler_mode(request: pytest.FixtureRequest, settings: Any) -> Iterator[str]:
+def ownership_phase(request: pytest.FixtureRequest) -> str:
+    """The data ownership phase: legacy, unless the characterization suite runs in another
+    (tests/strangler_modes.py)."""
+    phase: str = getattr(request, "param", "legacy")
+    return phase
+
+
+@pytest.fixture(autouse=True)
+def strangler_mode(
+    request: pytest.FixtureRequest, settings: Any, ownership_phase: str
+) -> Iterator[str]:
     """Every strangled route in one mode: legacy, unless the characterization suite runs in
-    another (tests/strangler_modes.py). Routed by a fixed state, no database; shadow candidates
-    run inline."""
+    another (tests/strangler_modes.py), in the data phase ``ownership_phase``. Routed by a fixed
+    state, no database; shadow candidates run inline. In ``verify``, every read of the shipping
+    data must have agreed with logistics by the end of the test."""
     from strangler.testing import override_modes
 
     mode: str = getattr(request, "param", "legacy")
-    with override_modes(all_routes=mode):
+    with override_modes(all_routes=mode, phase=ownership_phase):
         if mode == "new":
             with strangler_modes.workers_after_each_request(settings):
                 yield mode
         else:
             yield mode
+    if ownership_phase == "verify" and CHARACTERIZATION in Path(request.path).parents:
+        strangler_modes.assert_every_verify_read_agreed(request)
 
 
 @pytest.fixture(autouse=True)

@@ -1,11 +1,18 @@
-"""The characterization suite, once per strangler mode: every strangled route in that mode.
+"""The characterization suite, once per strangler mode and data phase: every strangled route in
+that mode, the shipping data in that phase.
 
-``pytest`` runs each characterization test three times, with every strangled route in
-``legacy``, in ``shadow`` and in ``new`` (``--strangler-modes=legacy`` to run one); the test
-files are unchanged. In ``new`` mode the workers run after each request, as they do within
-milliseconds of it in production (``Workers``): what the new handlers hand to the outbox is done
-before the test looks. A test that pins a behaviour the new handlers change on purpose is listed
-in ``DECLARED`` with the declared difference it meets: it is expected to fail in that mode
+``pytest`` runs each characterization test nine times: with every strangled route in
+``legacy``, in ``shadow`` and in ``new`` (``--strangler-modes=legacy`` to run one), each in the
+data ownership phases ``legacy``, ``verify`` and ``logistics`` (``--ownership-phases=legacy``
+to run one); the test files are unchanged. In ``verify`` every read of the shipping data must
+also have agreed with logistics (no verify mismatch stored); in ``logistics`` the reads come
+from logistics and the suite's expectations hold as they are. ``contract`` is not among them:
+the columns are no longer written there, and the suite's tests read them.
+
+In ``new`` mode the workers run after each request, as they do within milliseconds of it in
+production (``Workers``): what the new handlers hand to the outbox is done before the test
+looks. A test that pins a behaviour the new handlers change on purpose is listed in
+``DECLARED`` with the declared difference it meets: it is expected to fail in that mode
 (``xfail(strict=True)``: should it pass, the run fails and the declaration is stale), and each
 declared difference is pinned by its own test (tests/integration/strangler/
 test_declared_differences.py).
@@ -22,6 +29,7 @@ from django.core.signals import request_finished
 from django.utils import timezone
 
 MODES = ("legacy", "shadow", "new")
+PHASES = ("legacy", "verify", "logistics")
 
 PLACEMENT_BODY = "api_place_order answers 201 before the dispatch: placed, pending, no tracking"
 SHIP_ACCEPTED = "api_ship_order answers 202 and the worker dispatches"
@@ -98,3 +106,17 @@ def workers_after_each_request(settings: Any) -> Iterator[Workers]:
         yield workers
     finally:
         request_finished.disconnect(dispatch_uid="tests.strangler_workers")
+
+
+def assert_every_verify_read_agreed(request: Any) -> None:
+    """No verify read of the test disagreed (a test without the database read nothing)."""
+    if "django_db_setup" not in request.fixturenames:
+        return
+    from strangler.models import ModeChange, ShadowMismatch
+
+    disagreed = list(
+        ShadowMismatch.objects.filter(route=ModeChange.DATA_PHASE).values(
+            "context", "routing_key", "diff", "error"
+        )
+    )
+    assert disagreed == [], "verify reads disagreed with logistics"

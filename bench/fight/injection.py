@@ -30,6 +30,7 @@ from logistics.public import LogisticsService
 from monolithos.mailer import NotificationService
 from monolithos.order_manager import OrderManager
 from monolithos.placement import shipment_command
+from strangler.testing import override_modes
 from tests.unit.logistics.fakes import (
     FakeNotifier,
     FakeShipmentRepository,
@@ -245,12 +246,14 @@ def _world() -> World:
 
 
 def run_on_fakes() -> InjectionRun:
+    """Each operation on fresh fakes, sealed; the strangler's routing state (the data phase the
+    router reads, like a setting) fixed in the process, as a running process holds its copy."""
     runs = []
     for name, operation in OPERATIONS.items():
         world = _world()  # each operation on fresh fakes: none depends on another's writes
         manager = world.manager()
         answer = error = None
-        with sealed() as reaches:
+        with override_modes(all_routes="legacy"), sealed() as reaches:
             try:
                 answer = operation(manager, world)
             except Reached:

@@ -1,8 +1,9 @@
 """The traffic shift on the running system: two gunicorn workers, a Celery worker and beat.
 
-A route goes legacy, shadow, canary 50 %, new and then the kill switch, each change made with
-``manage.py strangler``, while a bounded stream of orders flows through ``POST /api/orders/``
-and their tracking through ``GET /api/orders/<id>/track/``. Each change is seen by both web
+A route goes legacy, shadow, canary 50 %, new and then the kill switch, the data phase stepping
+to ``verify`` before the switch, each change made with ``manage.py strangler``, while a bounded
+stream of orders flows through ``POST /api/orders/`` and their tracking through
+``GET /api/orders/<id>/track/``. Each change is seen by both web
 processes (the panel says which version the answering process routes by) and by the Celery
 worker within a second; no request answers 5xx; no routing key (a customer) changes side
 within one mode; and once the workers drained, every order answered 201 exists once, with one
@@ -47,6 +48,8 @@ PHASES: list[tuple[tuple[str, ...], set[str]]] = [
     (("set", "shadow"), {"legacy"}),
     (("set", "canary", "--percent", "50"), {"legacy", "new"}),
     (("set", "new"), {"new"}),
+    # The data phase moves routes nowhere; its change reaches every process as a mode's does.
+    (("phase", "advance", "--force"), {"new"}),
     (("kill",), {"legacy"}),
 ]
 ORDERS_PER_PHASE = 40
@@ -110,8 +113,8 @@ def strangler(system: RunningSystem, *args: str) -> None:
 
 
 def change(system: RunningSystem, phase: tuple[str, ...]) -> None:
-    if phase[0] == "kill":
-        strangler(system, "kill")
+    if phase[0] in ("kill", "phase"):
+        strangler(system, *phase)
         return
     for route in ROUTES:
         strangler(system, "set", route, *phase[1:])
@@ -254,3 +257,4 @@ def test_a_route_moves_legacy_shadow_canary_new_and_back_with_nothing_lost_or_do
         "          ShipmentRecord.objects.exclude(status='dispatched').count()]",
     )
     assert stored == [numbers, 0]  # shadow placements left nothing; every shipment dispatched
+    assert staff.process_state()["process"]["phase"] == "verify"

@@ -43,6 +43,7 @@ CACHE_RULES = PROMETHEUS / "rules" / "cache.yml"
 LOGISTICS_RULES = PROMETHEUS / "rules" / "logistics.yml"
 STRANGLER_RULES = PROMETHEUS / "rules" / "strangler.yml"
 OWED_WORK_RULES = PROMETHEUS / "rules" / "owed_work.yml"
+OWNERSHIP_RULES = PROMETHEUS / "rules" / "ownership.yml"
 DASHBOARD = GRAFANA / "dashboards" / "monolithos.json"
 RUNBOOK = ROOT / "docs" / "runbook.md"
 
@@ -56,6 +57,7 @@ ALERT_CONTRACT = {
     LOGISTICS_RULES: ("component", "docs/runbook.md#guarded-shipment-writes-and-claimed-sweeps"),
     STRANGLER_RULES: ("component", "docs/runbook.md#phase-5-traffic-shift"),
     OWED_WORK_RULES: ("component", "docs/runbook.md#redis-lost-its-data"),
+    OWNERSHIP_RULES: ("component", "docs/runbook.md#phase-6-contract"),
 }
 RULE_FILES = sorted(ALERT_CONTRACT)
 
@@ -107,6 +109,7 @@ EXPOSED_NAMES = (
             strangler_metrics.REQUESTS,
             strangler_metrics.SHADOW_RESULTS,
             strangler_metrics.NEW_HANDLER_ERRORS,
+            strangler_metrics.VERIFY_RESULTS,
         )
     }
     | {
@@ -115,6 +118,8 @@ EXPOSED_NAMES = (
         strangler_metrics.ROUTE_SAMPLE,
         strangler_metrics.KILL_SWITCH,
         strangler_metrics.STATE_VERSION,
+        strangler_metrics.DATA_PHASE,
+        *strangler_metrics.PARITY_GAUGES,
     }
 )
 
@@ -343,12 +348,15 @@ def test_the_dashboard_queries_are_valid_promql(promtool, tmp_path):
 
 
 def test_the_strangler_state_gauges_are_taken_with_max_across_instances():
-    # Every process routes by a copy of one state: a sum would count a route once per process.
+    # Every process routes by a copy of one state: a sum would count a route once per process;
+    # every process reads the same last parity run.
     gauges = {
         strangler_metrics.ROUTE_MODE,
         strangler_metrics.ROUTE_PERCENT,
         strangler_metrics.ROUTE_SAMPLE,
         strangler_metrics.KILL_SWITCH,
+        strangler_metrics.DATA_PHASE,
+        *strangler_metrics.PARITY_GAUGES,
     }
     for gauge in gauges:
         exprs = [rule["expr"] for rule in rules() if gauge in names_in(APP_METRIC, [rule["expr"]])]

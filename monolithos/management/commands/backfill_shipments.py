@@ -13,6 +13,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 
+from config import routers
 from monolithos.backfill import DEFAULT_BATCH_SIZE, backfill, parity_check
 
 BAR_WIDTH = 30
@@ -100,6 +101,12 @@ class Command(BaseCommand):
         after_id = int(options["after_id"])
         if batch_size < 1 or after_id < 0:
             raise CommandError("--batch-size must be >= 1 and --after-id >= 0", returncode=2)
+        if not routers.shipping_columns_written():
+            raise CommandError(
+                "the order's shipping columns are no longer written (data phase contract): "
+                "nothing to backfill from",
+                returncode=1,
+            )
         dry_run = bool(options["dry_run"])
         if dry_run:
             self.stdout.write("dry run: nothing will be written")

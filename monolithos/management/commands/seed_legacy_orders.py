@@ -23,6 +23,7 @@ from django.db.models import Case, CharField, Q, Value, When
 from django.db.models.functions import Cast, Concat, LPad
 from django.utils import timezone
 
+from config import routers
 from monolithos.models import Customer, Order, OrderLine, Product
 
 CUSTOMER_COUNT = 100
@@ -78,6 +79,12 @@ class Command(BaseCommand):
         count = int(options["count"])
         if count < 1:
             raise CommandError("--count must be at least 1", returncode=2)
+        if not routers.shipping_columns_written():
+            raise CommandError(
+                "the order's shipping columns are no longer written (data phase contract): "
+                "nothing to write legacy orders into",
+                returncode=1,
+            )
         rng = random.Random(int(options["seed"]))  # noqa: S311 (test data, not secrets)
         alias = router.db_for_write(Order)
         customers = self.customers(alias)
