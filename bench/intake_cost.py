@@ -22,6 +22,7 @@ run could not be made.
 
     .venv/bin/python bench/intake_cost.py            # 1,000 requests, 3 rounds, ~3 minutes
     .venv/bin/python bench/intake_cost.py -n 500 --rounds 1
+    .venv/bin/python bench/intake_cost.py --variants intake   # floor and intake only
 """
 
 from __future__ import annotations
@@ -67,6 +68,10 @@ from bench.herd import (  # noqa: E402  (the project's root on the path first)
     warm_up,
 )
 
+# The intake measured alone against the floor, in one run (issue 18's decision on measurement).
+THROUGHPUT_TARGET = 0.5
+P99_TARGET = 2.0
+
 PARTS = ("hand_over", "token_lookup", "catalogue_check", "throttle", "response_body")
 
 
@@ -102,6 +107,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("-n", "--requests", type=int, default=1000, help="fired at once (1000)")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each variant (3)")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers (2)")
+    parser.add_argument(
+        "--variants",
+        choices=("all", "intake"),
+        default="all",
+        help="all: every variant; intake: the floor and the intake only, for a lever's "
+        "before and after (all)",
+    )
     add_server_arguments(parser, db_prefix="monolithos_intake_cost", broker_db=13, cache_db=15)
     args = parser.parse_args(argv)
     if args.requests < 1 or args.rounds < 1 or args.web_workers < 1:
@@ -178,6 +190,10 @@ def measure(
     )
 
 
+def chosen_variants(args: argparse.Namespace) -> tuple[Variant, ...]:
+    return VARIANTS if args.variants == "all" else VARIANTS[:2]
+
+
 def report(args: argparse.Namespace, samples: dict[Variant, list[Sample]]) -> None:
     threads = os.environ.get("GUNICORN_THREADS", "8")
     print(
@@ -192,7 +208,7 @@ def report(args: argparse.Namespace, samples: dict[Variant, list[Sample]]) -> No
     floor = samples[VARIANTS[0]]
     floor_throughput = statistics.median(sample.throughput for sample in floor)
     floor_p99 = statistics.median(sample.p99_ms for sample in floor)
-    for variant in VARIANTS:
+    for variant in chosen_variants(args):
         runs = samples[variant]
         throughput = statistics.median(sample.throughput for sample in runs)
         p99 = statistics.median(sample.p99_ms for sample in runs)
@@ -206,6 +222,16 @@ def report(args: argparse.Namespace, samples: dict[Variant, list[Sample]]) -> No
             if sample.problems:
                 print(f"    not accepted: {sample.problems}")
     print("  (latencies in ms; web CPU: gunicorn processes' CPU time per request)")
+    intake = samples[VARIANTS[1]]
+    throughput_ratio = statistics.median(s.throughput for s in intake) / floor_throughput
+    p99_ratio = statistics.median(s.p99_ms for s in intake) / floor_p99
+    throughput_verdict = "PASS" if throughput_ratio >= THROUGHPUT_TARGET else "MISS"
+    p99_verdict = "PASS" if p99_ratio <= P99_TARGET else "MISS"
+    print(
+        f"  intake alone (issue 18): throughput {throughput_ratio:.2f} x the floor's "
+        f"(at least {THROUGHPUT_TARGET}): {throughput_verdict}; p99 {p99_ratio:.2f} x the "
+        f"floor's (at most {P99_TARGET}): {p99_verdict}"
+    )
 
 
 def bench(args: argparse.Namespace, directory: Path, processes: Processes) -> None:
@@ -233,9 +259,9 @@ def measure_all(args: argparse.Namespace, directory: Path, processes: Processes)
     django.setup()
     # Nothing places an order here (no worker), so the stock never runs out.
     token = setup_system_data(args.requests, [SKU])
-    samples: dict[Variant, list[Sample]] = {variant: [] for variant in VARIANTS}
+    samples: dict[Variant, list[Sample]] = {variant: [] for variant in chosen_variants(args)}
     for round_number in range(1, args.rounds + 1):
-        for variant in VARIANTS:
+        for variant in chosen_variants(args):
             print(f"round {round_number}: {variant.label} ...", file=sys.stderr, flush=True)
             samples[variant].append(measure(args, directory, variant, token, processes))
             time.sleep(1)

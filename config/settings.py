@@ -463,6 +463,9 @@ API_THROTTLE_USER = env.string("API_THROTTLE_USER", "600/minute")
 API_THROTTLE_ANON = env.string("API_THROTTLE_ANON", "60/minute")
 # Failed token authentications per client address (httpapi.authentication): past it, 429.
 API_THROTTLE_TOKEN_FAILURES = env.string("API_THROTTLE_TOKEN_FAILURES", "10/minute")
+# How long a process remembers a token that authenticated (httpapi.authentication): a deleted
+# token is refused at most this long after; 0 looks every token up (docs/adr/0025).
+API_TOKEN_CACHE_SECONDS = env.integer("API_TOKEN_CACHE_SECONDS", 5, minimum=0)
 for _name, _rate in (
     ("API_THROTTLE_USER", API_THROTTLE_USER),
     ("API_THROTTLE_ANON", API_THROTTLE_ANON),
