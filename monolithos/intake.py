@@ -33,7 +33,7 @@ from django.utils import timezone
 from rest_framework import status
 from rest_framework.exceptions import APIException
 
-from monolithos import placement
+from monolithos import catalogue, placement
 from monolithos.mailer import NotificationService
 from monolithos.models import OrderRequest
 from monolithos.placement import OrderError
@@ -67,12 +67,13 @@ def receive(*, owner_id: int, key: str | None, payload: dict[str, Any]) -> Recei
     """Record an order request and hand it to the intake worker, or replay the first one.
 
     The payload is checked against the catalogue first (``placement.validate``: unknown SKU
-    or discount code, stock on hand, read without a lock) and OrderError says what is wrong;
+    or discount code, stock on hand, read without a lock, from the process's copy when it
+    has one) and OrderError says what is wrong;
     the worker checks again, under the stock's lock. Raises KeyReused when ``key`` came with
     another body.
     """
     try:
-        placement.validate(payload, repo=DatabaseRepo())
+        _check_against_catalogue(payload)
     except OrderError:
         # A retry whose first request was accepted replays it, even if the stock is gone since.
         first = _first_with(owner_id, key, payload)
@@ -95,6 +96,19 @@ def receive(*, owner_id: int, key: str | None, payload: dict[str, Any]) -> Recei
             raise
         return first
     return Received(request, replayed=False)
+
+
+def _check_against_catalogue(payload: dict[str, Any]) -> None:
+    """The process's copy of the catalogue lets an order through; only the database refuses it.
+
+    A copy that missed a change could refuse an order the database would take; one that lets
+    through an order the stock no longer covers is rejected by the worker, as a race for the
+    last units always could be (docs/adr/0025).
+    """
+    try:
+        placement.validate(payload, repo=catalogue.intake_copy())
+    except OrderError:
+        placement.validate(payload, repo=DatabaseRepo())
 
 
 def _first_with(owner_id: int, key: str | None, payload: dict[str, Any]) -> Received | None:
