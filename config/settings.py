@@ -362,6 +362,13 @@ CELERY_TASK_ROUTES = {
     "monolithos.tasks.render_invoice": {"queue": "invoices"},
     "notifications.tasks.*": {"queue": "notifications"},
 }
+# How an accepted order request reaches the intake's placement (docs/adr/0025): "broker" sends
+# it to the Celery intake queue after its commit; "claimed" sends nothing (a NOTIFY on
+# PostgreSQL) and manage.py intake_worker claims received requests, up to INTAKE_WORKER_BATCH
+# at a time, looking again at least every INTAKE_WORKER_IDLE_SECONDS (SQLite's poll).
+ORDER_INTAKE_HAND_OVER = env.choice("ORDER_INTAKE_HAND_OVER", ("broker", "claimed"), "broker")
+INTAKE_WORKER_BATCH = env.integer("INTAKE_WORKER_BATCH", 50, minimum=1)
+INTAKE_WORKER_IDLE_SECONDS = env.number("INTAKE_WORKER_IDLE_SECONDS", 1.0, minimum=0.05)
 # A failed dispatch is tried again after this many seconds, doubling each time (up to 30 min).
 DISPATCH_RETRY_INITIAL_SECONDS = env.number("DISPATCH_RETRY_INITIAL_SECONDS", 10.0, minimum=1.0)
 # Every dispatch task holds a lease on its shipment (docs/adr/0019): its creation's and a sweep's
