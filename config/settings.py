@@ -369,8 +369,19 @@ CELERY_TASK_ROUTES = {
 ORDER_INTAKE_HAND_OVER = env.choice("ORDER_INTAKE_HAND_OVER", ("broker", "claimed"), "broker")
 INTAKE_WORKER_BATCH = env.integer("INTAKE_WORKER_BATCH", 50, minimum=1)
 INTAKE_WORKER_IDLE_SECONDS = env.number("INTAKE_WORKER_IDLE_SECONDS", 1.0, minimum=0.05)
-# A failed dispatch is tried again after this many seconds, doubling each time (up to 30 min).
+# A dispatch the breaker or the bulkhead refused comes back after DISPATCH_RETRY_INITIAL_SECONDS.
+# One the supplier failed is tried again after DISPATCH_ATTEMPT_BACKOFF_SECONDS, doubling each
+# time up to DISPATCH_ATTEMPT_BACKOFF_MAX_SECONDS: the breaker protects a failing supplier, so a
+# shipment's own backoff stays a few seconds (docs/adr/0026).
 DISPATCH_RETRY_INITIAL_SECONDS = env.number("DISPATCH_RETRY_INITIAL_SECONDS", 10.0, minimum=1.0)
+DISPATCH_ATTEMPT_BACKOFF_SECONDS = env.number("DISPATCH_ATTEMPT_BACKOFF_SECONDS", 1.0, minimum=0.1)
+DISPATCH_ATTEMPT_BACKOFF_MAX_SECONDS = env.number(
+    "DISPATCH_ATTEMPT_BACKOFF_MAX_SECONDS", 5.0, minimum=0.1
+)
+if DISPATCH_ATTEMPT_BACKOFF_MAX_SECONDS < DISPATCH_ATTEMPT_BACKOFF_SECONDS:
+    env.errors.append(
+        "DISPATCH_ATTEMPT_BACKOFF_MAX_SECONDS must be at least DISPATCH_ATTEMPT_BACKOFF_SECONDS"
+    )
 # Every dispatch task holds a lease on its shipment (docs/adr/0019): its creation's and a sweep's
 # last DISPATCH_CLAIM_SECONDS, a retry's its countdown plus that, a running task's the hard time
 # limit. beat's sweep enqueues a due shipment that no lease holds (its task was lost), at most
