@@ -46,8 +46,10 @@ class Announcements:
         if self._listening is None:
             self.stopping.wait(timeout)
             return 0
-        heard = sum(1 for _ in self._listening.notifies(timeout=timeout, stop_after=1))
-        if heard:
-            # Take the rest of a burst at once: one claim serves them all.
-            heard += sum(1 for _ in self._listening.notifies(timeout=0))
+        # The driver's errors as Django's (DatabaseError), which the worker's loop handles.
+        with connection.wrap_database_errors:
+            heard = sum(1 for _ in self._listening.notifies(timeout=timeout, stop_after=1))
+            if heard:
+                # Take the rest of a burst at once: one claim serves them all.
+                heard += sum(1 for _ in self._listening.notifies(timeout=0))
         return heard

@@ -51,19 +51,18 @@ def work(
             now = clock()
             passing_over = {pk: until for pk, until in passing_over.items() if until > now}
             claimed = intake.place_claimed(limit=batch, passing_over=passing_over.keys())
+            processed += len(claimed.processed)
+            for pk in claimed.failed:
+                passing_over[pk] = now + FAILED_REQUEST_PAUSE_SECONDS
+            if len(claimed.processed) + len(claimed.failed) < batch:
+                if until_idle:
+                    break
+                announcements.wait(settings.INTAKE_WORKER_IDLE_SECONDS)
         except DatabaseError as error:
             # The database went away: start again on a new connection after a pause.
             logger.warning("intake_worker_database_unavailable", error=repr(error))
             connection.close()
             listening = False
             stopping.wait(settings.INTAKE_WORKER_IDLE_SECONDS)
-            continue
-        processed += len(claimed.processed)
-        for pk in claimed.failed:
-            passing_over[pk] = now + FAILED_REQUEST_PAUSE_SECONDS
-        if len(claimed.processed) + len(claimed.failed) < batch:
-            if until_idle:
-                break
-            announcements.wait(settings.INTAKE_WORKER_IDLE_SECONDS)
     logger.info("intake_worker_stopped", processed=processed)
     return processed

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.core.management import call_command
-from django.db import connection, connections, transaction
+from django.db import OperationalError, connection, connections, transaction
 from rest_framework.test import APIClient
 
 from monolithos import intake, intake_worker, placement
@@ -183,3 +183,27 @@ def test_a_committed_request_is_announced_and_a_rolled_back_one_is_not(api: APIC
     listener.join(WAIT_SECONDS)
 
     assert heard == [1]  # the rolled-back request announced nothing
+
+
+@pytest.mark.django_db(databases=["default", "logistics"])
+@pytest.mark.usefixtures("box", "claimed")
+def test_the_worker_outlives_a_database_that_went_away(
+    api: APIClient, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    settings.INTAKE_WORKER_IDLE_SECONDS = 0.05
+    accept(api, 2)
+    claims: list[str] = []
+    claim_for_real = intake.place_claimed
+
+    def away_once(**kwargs: Any) -> intake.ClaimedBatch:
+        claims.append("failed" if not claims else "claimed")
+        if len(claims) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return claim_for_real(**kwargs)
+
+    monkeypatch.setattr(intake, "place_claimed", away_once)
+    monkeypatch.setattr(connection, "close", lambda: None)  # the test's transaction stays
+
+    processed = intake_worker.work(stopping=threading.Event(), until_idle=True)
+
+    assert (claims, processed) == (["failed", "claimed"], 2)
