@@ -82,6 +82,7 @@ def _page(
     context: dict[str, Any] = {
         **admin.site.each_context(request),
         "title": "Strangler ops panel",
+        "is_nav_sidebar_enabled": False,  # the panel needs the width
         "picture": picture,
         "routes": routes,
         "phase": phase,
