@@ -118,7 +118,7 @@ class ModeChange(models.Model):
 
     at = models.DateTimeField(db_index=True)
     actor = models.CharField(max_length=150)
-    via = models.CharField(max_length=20)  # admin, command, api
+    via = models.CharField(max_length=20)  # admin, command, api, panel
     route = models.CharField(max_length=100, db_index=True)  # "*": the kill switch
     from_mode = models.CharField(max_length=10)
     from_basis_points = models.PositiveIntegerField(default=0)
