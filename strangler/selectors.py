@@ -187,10 +187,11 @@ RECENT_MINUTES = 5
 
 def traffic(*, now: datetime) -> dict[str, dict[str, Any]]:
     """Per route, from the stored counts (``strangler.traffic``, up to one flush behind):
-    requests served by each side over the last 5 and 60 minutes, the shadow comparisons and
-    their mismatch rate over the last 60, and the hour minute by minute (oldest first, the
-    current minute last): ``new_share`` and ``mismatch_rate`` in percent, None in a minute
-    without requests (or without comparisons). One query."""
+    requests served by each side over the last 5 and 60 minutes (and the new side's share of
+    the 60), the shadow comparisons and their mismatch rate over the last 60, and the hour
+    minute by minute (oldest first, the current minute last): ``new_share`` and
+    ``mismatch_rate`` in percent, None in a minute without requests (or without comparisons).
+    One query."""
     current = now.replace(second=0, microsecond=0)
     minutes = [current - timedelta(minutes=back) for back in range(HOUR_MINUTES - 1, -1, -1)]
     rows = TrafficMinute.objects.filter(minute__gte=minutes[0]).values(
@@ -206,9 +207,11 @@ def traffic(*, now: datetime) -> dict[str, dict[str, Any]]:
         recent = hour[-RECENT_MINUTES:]
         compared = _total(hour, "compared")
         mismatched = _total(hour, "mismatched")
+        served = _total(hour, "legacy") + _total(hour, "new")
         figures[name] = {
             "served_5m": {"legacy": _total(recent, "legacy"), "new": _total(recent, "new")},
             "served_60m": {"legacy": _total(hour, "legacy"), "new": _total(hour, "new")},
+            "new_share_60m": _rate(_total(hour, "new"), served),
             "compared_60m": compared,
             "mismatched_60m": mismatched,
             "mismatch_rate_60m": _rate(mismatched, compared),

@@ -23,13 +23,21 @@ class Chart:
     field: str  # the series' key in each minute of ``state.json``'s traffic
     route: str
     lines: tuple[str, ...]  # SVG ``points`` of each unbroken run of minutes
-    latest: float | None
+    latest: float | None  # the last minute's value that was measured, marked and labelled
 
     width = WIDTH
     height = HEIGHT
     left, right, top, bottom = LEFT, WIDTH - RIGHT, TOP, HEIGHT - BOTTOM
     middle = TOP + PLOT_HEIGHT / 2
     center = LEFT + PLOT_WIDTH / 2
+
+    @property
+    def marker(self) -> tuple[str, str] | None:
+        """Where the latest value is drawn: the last point of the last line."""
+        if not self.lines:
+            return None
+        x, y = self.lines[-1].split()[-1].split(",")
+        return x, y
 
 
 def lines(values: Sequence[float | None]) -> tuple[str, ...]:

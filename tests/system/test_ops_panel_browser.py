@@ -185,6 +185,7 @@ def test_staff_shift_a_route_switch_and_phase_from_the_panel(system, browser, re
         lambda driver: served_in_the_hour(driver) == 60 and compared_in_the_hour(driver) == 20
     )
     assert browser.find_elements(By.CSS_SELECTOR, f"#route-{ROUTE} polyline.series")
+    browser.get(f"{web}{PANEL}")  # the forms as a fresh page shows them, for the screenshot
 
     option = request.config.getoption("--ops-panel-screenshot")
     save_screenshot(browser, Path(option) if option else tmp_path / "ops-panel.png")

@@ -6,6 +6,7 @@
   "use strict";
   var root = document.getElementById("strangler-panel");
   if (!root) { return; }
+  var SVG = "http://www.w3.org/2000/svg";
   var url = root.dataset.stateUrl;
   var every = Number(root.dataset.pollSeconds || "5") * 1000;
 
@@ -45,13 +46,30 @@
     });
     var group = svg.querySelector(".series-lines");
     while (group.firstChild) { group.removeChild(group.firstChild); }
+    var last = null;
     runs.forEach(function (run) {
       if (!run.length) { return; }
-      var line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
+      var line = document.createElementNS(SVG, "polyline");
       line.setAttribute("class", "series");
       line.setAttribute("points", (run.length > 1 ? run : [run[0], run[0]]).join(" "));
       group.appendChild(line);
+      last = run[run.length - 1].split(",");
     });
+    var latest = null;
+    minutes.forEach(function (minute) {
+      var value = minute[svg.dataset.chartField];
+      if (value !== null && value !== undefined) { latest = value; }
+    });
+    if (last) {
+      var marker = document.createElementNS(SVG, "circle");
+      marker.setAttribute("class", "latest");
+      marker.setAttribute("cx", last[0]);
+      marker.setAttribute("cy", last[1]);
+      marker.setAttribute("r", "3.5");
+      group.appendChild(marker);
+    }
+    var label = svg.querySelector(".latest-label");
+    if (label) { label.textContent = latest === null ? "" : "latest " + latest + " %"; }
   }
 
   function apply(state) {

@@ -267,7 +267,7 @@ def test_the_panel_shows_the_stored_traffic_counts(staff, stored_state):
     figures = body["traffic"]["api_track_order"]
     assert figures["served_5m"] == {"legacy": 1, "new": 4}
     assert figures["served_60m"] == {"legacy": 1, "new": 4}
-    assert figures["minutes"][-1]["new_share"] == 80.0
+    assert figures["minutes"][-1]["new_share"] == figures["new_share_60m"] == 80.0
     assert len(figures["minutes"]) == 60
     assert body["traffic"]["api_place_order"]["served_60m"] == {"legacy": 0, "new": 0}
     assert sum(TrafficMinute.objects.values_list("new", flat=True)) == 4
@@ -299,3 +299,20 @@ def test_a_fresh_database_is_read_without_writing_the_state_row(staff):
 
     assert not StranglerState.objects.exists()
     assert not [q for q in ran.captured_queries if q["sql"].upper().startswith(WRITES)]
+
+
+def test_the_page_s_own_forms_make_a_change_without_a_script(staff):
+    """What a browser without JavaScript sends: the form's action and its hidden fields, as
+    the page wrote them."""
+    page = staff.get(PANEL).content.decode()
+    form = re.search(r'<form method="post" action="([^"]+)" class="panel-form" id="kill-form">'
+                     r'(.*?)</form>', page, re.S)  # fmt: skip
+    assert form is not None
+    hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', form[2]))
+    assert hidden["action"] == "engage"
+
+    response = staff.post(form[1], {**hidden, "reason": "drill", "confirm": "on"}, follow=True)
+
+    assert response.redirect_chain == [(PANEL, 302)]
+    assert StranglerState.objects.get().killed
+    assert 'name="action" value="lift"' in response.content.decode()

@@ -1,5 +1,6 @@
 """The ops panel's traffic counter and charts: counts by route and minute in memory, kept when
-they cannot be stored; charts' lines broken where a minute measured nothing."""
+they cannot be stored; charts' lines broken where a minute measured nothing; timestamps as
+the panel shows them."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from strangler import traffic
 from strangler.panel.charts import HEIGHT, LEFT, TOP, lines, route_charts
+from strangler.templatetags.strangler_panel import moment
 from strangler.testing import FakeClock
 
 
@@ -73,3 +75,20 @@ def test_each_route_has_both_charts_with_the_latest_value(field):
     assert charts["new_share"].latest == 30.0
     assert charts["mismatch_rate"].latest == 0.0
     assert charts[field].title
+
+
+def test_the_panel_shows_timestamps_in_utc_to_the_second():
+    assert moment("2026-12-04T02:45:03.541334+01:00") == "2026-12-04 01:45:03 UTC"
+    assert moment(None) == ""
+    assert moment("not a time") == "not a time"
+
+
+def test_the_latest_measured_minute_is_marked():
+    minutes: list[dict[str, float | None]] = [{"new_share": 50.0, "mismatch_rate": None}] * 2
+    minutes += [{"new_share": None, "mismatch_rate": None}]
+
+    share, mismatches = route_charts("api_track_order", minutes)
+
+    assert share.marker == tuple(share.lines[-1].split()[-1].split(","))
+    assert share.latest == 50.0
+    assert mismatches.marker is None and mismatches.latest is None
