@@ -23,12 +23,9 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import shutil
 import sys
-import tempfile
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -36,9 +33,9 @@ from typing import TypeVar
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-T = TypeVar("T")
+from bench.in_process import add_database_choice, setup_django, timed  # noqa: E402
 
-DATABASE_VARIABLES = ("DATABASE_URL", "LOGISTICS_DATABASE_URL", "REPLICA_DATABASE_URL")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -67,46 +64,17 @@ class Result:
         return self.created_on_rerun == 0 and self.mismatches == 0
 
 
-def timed(call: Callable[[], T]) -> tuple[T, float]:
-    started = time.perf_counter()
-    value = call()
-    return value, time.perf_counter() - started
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--count", type=int, default=10_000, help="orders to seed (10000)")
     parser.add_argument("--batch-size", type=int, default=500, help="backfill batch size (500)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the order mix (1)")
-    parser.add_argument(
-        "--use-configured-databases",
-        action="store_true",
-        help="use the databases from the settings/environment instead of temporary SQLite files",
-    )
+    add_database_choice(parser)
     parser.add_argument("--json", action="store_true", help="one machine-readable JSON object")
     args = parser.parse_args(argv)
     if args.count < 1 or args.batch_size < 1:
         parser.error("--count and --batch-size must be at least 1")
     return args
-
-
-def setup_django(use_configured: bool) -> Path | None:
-    """Start Django; on temporary SQLite files unless told otherwise (returns their directory)."""
-    temporary: Path | None = None
-    if not use_configured:
-        temporary = Path(tempfile.mkdtemp(prefix="monolithos-bench-backfill-"))
-        os.environ["MONOLITHOS_VAR_DIR"] = str(temporary)
-        for variable in DATABASE_VARIABLES:
-            os.environ.pop(variable, None)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
-    # No query log kept in memory (DEBUG), no console chatter: what is measured is the backfill.
-    os.environ.setdefault("DEBUG", "false")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-
-    import django
-
-    django.setup()
-    return temporary
 
 
 def bench(args: argparse.Namespace, databases: str) -> Result:
@@ -161,7 +129,7 @@ def render(result: Result) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    temporary = setup_django(args.use_configured_databases)
+    temporary = setup_django(args.use_configured_databases, name="backfill")
     databases = "configured databases" if temporary is None else f"temporary SQLite ({temporary})"
     try:
         result = bench(args, databases)

@@ -28,30 +28,24 @@ import shutil
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.backfill import setup_django  # noqa: E402 (the project's root on the path first)
+from bench.in_process import add_database_choice, setup_django, timed  # noqa: E402
 
 T = TypeVar("T")
 CONTRACT_APP = "monolithos.shipping_contract.apps.ShippingContractConfig"
-
-
-def timed(call: Callable[[], T]) -> tuple[T, float]:
-    started = time.perf_counter()
-    value = call()
-    return value, time.perf_counter() - started
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--count", type=int, default=10_000, help="orders to seed (10000)")
     parser.add_argument("--reads", type=int, default=2_000, help="reads per phase (2000)")
-    parser.add_argument("--use-configured-databases", action="store_true")
+    add_database_choice(parser)
     args = parser.parse_args(argv)
     if args.count < 1 or args.reads < 1:
         parser.error("--count and --reads must be at least 1")
@@ -132,7 +126,7 @@ def bench(args: argparse.Namespace) -> tuple[list[str], bool]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    temporary = setup_django(args.use_configured_databases)
+    temporary = setup_django(args.use_configured_databases, name="data-phase")
     try:
         lines, clean = bench(args)
     finally:

@@ -23,20 +23,17 @@ import argparse
 import functools
 import io
 import json
-import os
 import shutil
 import statistics
 import sys
-import tempfile
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DATABASE_VARIABLES = ("DATABASE_URL", "LOGISTICS_DATABASE_URL", "REPLICA_DATABASE_URL")
+from bench.in_process import add_database_choice, setup_django, timed  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -59,42 +56,15 @@ def timing(name: str, samples: list[float]) -> Timing:
     )
 
 
-def timed(call: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    call()
-    return time.perf_counter() - started
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("-n", "--count", type=int, default=500, help="cancels of each kind (500)")
-    parser.add_argument(
-        "--use-configured-databases",
-        action="store_true",
-        help="use the databases from the environment instead of temporary SQLite files",
-    )
+    add_database_choice(parser)
     parser.add_argument("--json", action="store_true", help="one machine-readable JSON object")
     args = parser.parse_args(argv)
     if args.count < 1:
         parser.error("--count must be at least 1")
     return args
-
-
-def setup_django(use_configured: bool) -> Path | None:
-    temporary: Path | None = None
-    if not use_configured:
-        temporary = Path(tempfile.mkdtemp(prefix="monolithos-bench-events-"))
-        os.environ["MONOLITHOS_VAR_DIR"] = str(temporary)
-        for variable in (*DATABASE_VARIABLES, "REDIS_URL", "CELERY_BROKER_URL"):
-            os.environ.pop(variable, None)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
-    os.environ.setdefault("DEBUG", "false")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-
-    import django
-
-    django.setup()
-    return temporary
 
 
 def bench(count: int) -> list[Timing]:
@@ -140,7 +110,7 @@ def bench(count: int) -> list[Timing]:
         recording = index % 2 == 1  # interleaved: both kinds see the same warm-up and load
         settings.LOGISTICS_SHIPMENT_EVENT_TASKS = tasks if recording else []
         samples = with_event if recording else without
-        samples.append(timed(functools.partial(service.cancel, shipment_id)))
+        samples.append(timed(functools.partial(service.cancel, shipment_id))[1])
     settings.LOGISTICS_SHIPMENT_EVENT_TASKS = tasks
 
     messages = list(OutboxMessage.objects.using("logistics").filter(task=tasks[0]).order_by("id"))
@@ -150,8 +120,8 @@ def bench(count: int) -> list[Timing]:
             kwargs=message.kwargs, task_id=completion.task_id_for(message.key, "logistics")
         )
 
-    applied = [timed(functools.partial(run, message)) for message in messages]
-    stale = [timed(functools.partial(run, message)) for message in messages]
+    applied = [timed(functools.partial(run, message))[1] for message in messages]
+    stale = [timed(functools.partial(run, message))[1] for message in messages]
     return [
         timing("cancel, no event", without),
         timing("cancel + event", with_event),
@@ -174,7 +144,7 @@ def render(timings: list[Timing], databases: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    temporary = setup_django(args.use_configured_databases)
+    temporary = setup_django(args.use_configured_databases, name="events")
     databases = "configured databases" if temporary is None else f"temporary SQLite ({temporary})"
     try:
         timings = bench(args.count)

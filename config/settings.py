@@ -440,6 +440,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "strangler.tasks.purge_mismatches",
         "schedule": 3600.0,
     },
+    "purge-strangler-traffic": {
+        "task": "strangler.tasks.purge_traffic",
+        "schedule": 3600.0,
+    },
     "check-data-parity": {
         "task": "strangler.tasks.check_parity",
         "schedule": STRANGLER_PARITY_SECONDS,
@@ -591,6 +595,10 @@ STRANGLER_STATE_MAX_AGE_SECONDS = env.number("STRANGLER_STATE_MAX_AGE_SECONDS", 
 STRANGLER_SHADOW_BUDGET_SECONDS = env.number("STRANGLER_SHADOW_BUDGET_SECONDS", 0.5, minimum=0.01)
 STRANGLER_SHADOW_WORKERS = env.integer("STRANGLER_SHADOW_WORKERS", 4, minimum=1)
 STRANGLER_MISMATCH_RETENTION_DAYS = env.integer("STRANGLER_MISMATCH_RETENTION_DAYS", 14, minimum=1)
+# The ops panel's traffic counts (docs/adr/0023): each process adds its counts to the table this
+# often; minutes older than the retention are purged hourly (the panel shows the last hour).
+STRANGLER_TRAFFIC_FLUSH_SECONDS = env.number("STRANGLER_TRAFFIC_FLUSH_SECONDS", 5.0, minimum=0.1)
+STRANGLER_TRAFFIC_RETENTION_HOURS = env.integer("STRANGLER_TRAFFIC_RETENTION_HOURS", 48, minimum=2)
 if not (
     STRANGLER_STATE_CHECK_SECONDS
     <= STRANGLER_STATE_FALLBACK_SECONDS

@@ -7,6 +7,7 @@ class MonolithosConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from monolithos import checks  # noqa: F401  (registers the release's schema check)
         from monolithos.intake import owed_requests
         from outbox import owed
 

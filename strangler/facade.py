@@ -14,7 +14,8 @@ control-flow exceptions (404, 403, bad request) pass through as for any view.
 
 Every request binds ``side`` (and in shadow mode ``shadow``, the comparison's result) to the
 request's log context, so the request's final log line names them beside its route, and is
-counted by route, side and status.
+counted by route, side and status (Prometheus) and by route, side and minute (the ops
+panel's ``strangler.traffic``).
 """
 
 from __future__ import annotations
@@ -147,6 +148,7 @@ class StrangledView:
     def _served(self, side: Side, response: HttpResponseBase) -> HttpResponseBase:
         structlog.contextvars.bind_contextvars(side=side.value)
         metrics.REQUESTS.labels(self.route.name, side.value, str(response.status_code)).inc()
+        wiring.runtime().traffic.count(self.route.name, side.value)
         return response
 
     # ------------------------------------------------------------------ forcing a side

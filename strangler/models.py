@@ -4,7 +4,8 @@ of changes, mismatches and the parity job's runs.
 Modes, the kill switch and the phase are written only by ``strangler.services`` (every change
 audited in the same transaction); shadow and verify mismatches by the result publisher, and
 deleted after STRANGLER_MISMATCH_RETENTION_DAYS by ``strangler.tasks.purge_mismatches``; parity
-runs by ``strangler.services.run_parity``.
+runs by ``strangler.services.run_parity``; traffic counts per route and minute by
+``strangler.traffic``.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ class ModeChange(models.Model):
 
     at = models.DateTimeField(db_index=True)
     actor = models.CharField(max_length=150)
-    via = models.CharField(max_length=20)  # admin, command, api
+    via = models.CharField(max_length=20)  # admin, command, api, panel
     route = models.CharField(max_length=100, db_index=True)  # "*": the kill switch
     from_mode = models.CharField(max_length=10)
     from_basis_points = models.PositiveIntegerField(default=0)
@@ -199,3 +200,31 @@ class ParityRun(models.Model):
     @property
     def is_clean(self) -> bool:
         return self.mismatched == 0 and self.missing == 0
+
+
+class TrafficMinute(models.Model):
+    """Requests one strangled route served in one minute: by each side, and the shadow
+    comparisons run beside them (``compared``: match, mismatch or error; ``mismatched``: the
+    mismatches and errors among them).
+
+    Written only by ``strangler.traffic`` (counted in each process, added here by F()
+    increments every STRANGLER_TRAFFIC_FLUSH_SECONDS); deleted after
+    STRANGLER_TRAFFIC_RETENTION_HOURS by ``strangler.tasks.purge_traffic``.
+    """
+
+    route = models.CharField(max_length=100)
+    minute = models.DateTimeField()  # the minute's start, UTC
+    legacy = models.PositiveBigIntegerField(default=0)
+    new = models.PositiveBigIntegerField(default=0)
+    compared = models.PositiveBigIntegerField(default=0)
+    mismatched = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["route", "minute"]
+        constraints = [
+            models.UniqueConstraint(fields=["route", "minute"], name="strangler_traffic_minute"),
+        ]
+        indexes = [models.Index(fields=["minute"])]
+
+    def __str__(self) -> str:
+        return f"{self.route} {self.minute:%Y-%m-%d %H:%M}: {self.legacy} legacy, {self.new} new"

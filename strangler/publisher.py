@@ -1,6 +1,7 @@
 """Where shadow results go (Scientist's ``publish``): a counter, a log line, stored mismatches.
 
-Every result is counted by route and outcome, and logged as ``strangler_shadow`` under the
+Every result is counted by route and outcome (and a comparison that ran, by route and
+minute for the ops panel: ``strangler.traffic``), and logged as ``strangler_shadow`` under the
 request's trace id: a warning for a mismatch or an error, information for a timeout or a
 skipped candidate, and a match at debug level only (the line cost a read's candidate 7 % of its
 time, docs/adr/0016: the count says as much). A request outside the route's sample is only
@@ -22,15 +23,21 @@ import structlog
 from django.db import transaction
 from django.utils import timezone
 
-from strangler import metrics
+from strangler import metrics, wiring
 from strangler.experiment import ERROR, MATCH, MISMATCH, UNSAMPLED, Result
 from strangler.models import ModeChange, ShadowMismatch
+from strangler.traffic import COMPARED, MISMATCHED
 
 logger = structlog.get_logger(__name__)
 
 
 def publish(result: Result) -> None:
     metrics.SHADOW_RESULTS.labels(result.route, result.outcome).inc()
+    if result.outcome in (MATCH, MISMATCH, ERROR):
+        traffic = wiring.runtime().traffic
+        traffic.count(result.route, COMPARED)
+        if result.outcome != MATCH:
+            traffic.count(result.route, MISMATCHED)
     if result.outcome == UNSAMPLED:
         return
     fields: dict[str, object] = {

@@ -10,7 +10,14 @@ from django.db.models import Count
 from django.utils import timezone
 
 from strangler import preconditions, registry
-from strangler.models import ModeChange, ParityRun, RouteMode, ShadowMismatch, StranglerState
+from strangler.models import (
+    ModeChange,
+    ParityRun,
+    RouteMode,
+    ShadowMismatch,
+    StranglerState,
+    TrafficMinute,
+)
 from strangler.modes import Mode, RouteState, Snapshot, describe, format_percent
 from strangler.moved_data import moved_data
 from strangler.phases import PHASES, Phase, next_phase, previous_phase
@@ -19,8 +26,9 @@ STATE_PK = 1
 
 
 def state_row() -> StranglerState:
-    state, _ = StranglerState.objects.get_or_create(pk=STATE_PK)
-    return state
+    """The switch's row; an unsaved one with the defaults before the first change (a read
+    writes nothing)."""
+    return StranglerState.objects.filter(pk=STATE_PK).first() or StranglerState(pk=STATE_PK)
 
 
 def load_snapshot() -> Snapshot:
@@ -68,7 +76,8 @@ def status(*, changes: int = 20) -> dict[str, Any]:
     """The whole picture as the ops panel and ``manage.py strangler status`` show it."""
     snapshot = load_snapshot()
     state = state_row()
-    day_ago = timezone.now() - timedelta(days=1)
+    now = timezone.now()
+    day_ago = now - timedelta(days=1)
     mismatches = mismatch_counts(day_ago)
     routes = []
     for name, route in registry.routes().items():
@@ -91,6 +100,7 @@ def status(*, changes: int = 20) -> dict[str, Any]:
         )
     return {
         "version": snapshot.version,
+        "traffic": traffic(now=now),
         "kill_switch": {
             "engaged": state.killed,
             "changed_at": state.changed_at.isoformat() if state.changed_at else None,
@@ -167,3 +177,59 @@ def change_json(change: ModeChange) -> dict[str, Any]:
 
 def recent_mismatches(route: str, *, limit: int = 20) -> list[ShadowMismatch]:
     return list(ShadowMismatch.objects.filter(route=route)[:limit])
+
+
+# ---------------------------------------------------------------------- traffic
+
+HOUR_MINUTES = 60
+RECENT_MINUTES = 5
+
+
+def traffic(*, now: datetime) -> dict[str, dict[str, Any]]:
+    """Per route, from the stored counts (``strangler.traffic``, up to one flush behind):
+    requests served by each side over the last 5 and 60 minutes (and the new side's share of
+    the 60), the shadow comparisons and their mismatch rate over the last 60, and the hour
+    minute by minute (oldest first, the current minute last): ``new_share`` and
+    ``mismatch_rate`` in percent, None in a minute without requests (or without comparisons).
+    One query."""
+    current = now.replace(second=0, microsecond=0)
+    minutes = [current - timedelta(minutes=back) for back in range(HOUR_MINUTES - 1, -1, -1)]
+    rows = TrafficMinute.objects.filter(minute__gte=minutes[0]).values(
+        "route", "minute", "legacy", "new", "compared", "mismatched"
+    )
+    by_route: dict[str, dict[datetime, dict[str, Any]]] = {}
+    for row in rows:
+        by_route.setdefault(row["route"], {})[row["minute"]] = dict(row)
+    figures = {}
+    for name in registry.routes():
+        seen = by_route.get(name, {})
+        hour = [seen.get(minute) for minute in minutes]
+        recent = hour[-RECENT_MINUTES:]
+        compared = _total(hour, "compared")
+        mismatched = _total(hour, "mismatched")
+        served = _total(hour, "legacy") + _total(hour, "new")
+        figures[name] = {
+            "served_5m": {"legacy": _total(recent, "legacy"), "new": _total(recent, "new")},
+            "served_60m": {"legacy": _total(hour, "legacy"), "new": _total(hour, "new")},
+            "new_share_60m": _rate(_total(hour, "new"), served),
+            "compared_60m": compared,
+            "mismatched_60m": mismatched,
+            "mismatch_rate_60m": _rate(mismatched, compared),
+            "minutes": [
+                {
+                    "minute": minute.isoformat(),
+                    "new_share": _rate(row["new"], row["legacy"] + row["new"]) if row else None,
+                    "mismatch_rate": _rate(row["mismatched"], row["compared"]) if row else None,
+                }
+                for minute, row in zip(minutes, hour, strict=True)
+            ],
+        }
+    return figures
+
+
+def _total(rows: list[dict[str, Any] | None], field: str) -> int:
+    return sum(row[field] for row in rows if row)
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 2) if whole else None

@@ -22,7 +22,14 @@ from django.db.models import F
 from django.utils import timezone
 
 from strangler import preconditions, registry, selectors, wiring
-from strangler.models import ModeChange, ParityRun, RouteMode, ShadowMismatch, StranglerState
+from strangler.models import (
+    ModeChange,
+    ParityRun,
+    RouteMode,
+    ShadowMismatch,
+    StranglerState,
+    TrafficMinute,
+)
 from strangler.modes import FULL, InvalidPercent, Mode, parse_percent
 from strangler.moved_data import moved_data
 from strangler.phases import (
@@ -38,7 +45,7 @@ from strangler.selectors import STATE_PK
 logger = structlog.get_logger(__name__)
 
 KILLED, LIVE = "killed", "live"
-VIA = ("admin", "command", "api")
+VIA = ("admin", "command", "api", "panel")
 PARITY_EXAMPLES = 20
 
 
@@ -427,6 +434,12 @@ def ensure_routes() -> int:
     missing = [RouteMode(route=name) for name in registry.routes() if name not in known]
     RouteMode.objects.bulk_create(missing, ignore_conflicts=True)
     return len(missing)
+
+
+def purge_traffic(*, older_than_hours: int) -> int:
+    cutoff = timezone.now() - timedelta(hours=older_than_hours)
+    deleted, _ = TrafficMinute.objects.filter(minute__lt=cutoff).delete()
+    return deleted
 
 
 def purge_mismatches(*, older_than_days: int) -> int:

@@ -1,5 +1,5 @@
-"""Celery tasks of the strangler: the mismatches' retention, the parity job of the moved data,
-and what a worker routes by."""
+"""Celery tasks of the strangler: the retention of mismatches and traffic counts, the parity
+job of the moved data, and what a worker routes by."""
 
 from __future__ import annotations
 
@@ -20,6 +20,15 @@ def purge_mismatches() -> int:
     purged = services.purge_mismatches(older_than_days=settings.STRANGLER_MISMATCH_RETENTION_DAYS)
     if purged:
         logger.info("strangler_mismatches_purged", count=purged)
+    return purged
+
+
+@shared_task(name="strangler.tasks.purge_traffic")
+def purge_traffic() -> int:
+    """Delete traffic minutes older than STRANGLER_TRAFFIC_RETENTION_HOURS (beat, hourly)."""
+    purged = services.purge_traffic(older_than_hours=settings.STRANGLER_TRAFFIC_RETENTION_HOURS)
+    if purged:
+        logger.info("strangler_traffic_purged", count=purged)
     return purged
 
 

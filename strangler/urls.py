@@ -12,8 +12,9 @@ from __future__ import annotations
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import URLPattern, path
 
-from strangler import registry, views
+from strangler import registry
 from strangler.facade import StrangledView, View
+from strangler.panel import views
 from strangler.routes import Route
 
 
@@ -29,5 +30,9 @@ def strangled_path(route_pattern: str, route: Route, *, legacy: View, new: View)
 app_name = "strangler"
 
 urlpatterns = [
-    path("", views.panel_state, name="state"),
+    path("", views.panel, name="panel"),
+    path("state.json", views.state, name="state"),
+    path("mode/", views.set_mode, name="set_mode"),
+    path("phase/", views.change_phase, name="change_phase"),
+    path("kill-switch/", views.kill_switch, name="kill_switch"),
 ]

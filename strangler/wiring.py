@@ -1,13 +1,13 @@
 """The one place the strangler's collaborators are built from the settings.
 
 The facade, the services and the commands ask here for the state store, the version board, the
-shadow pool and the clock; ``strangler.testing`` swaps them in tests.
+shadow pool, the clock and the traffic counter; ``strangler.testing`` swaps them in tests.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 from django.conf import settings
@@ -15,6 +15,7 @@ from django.conf import settings
 from strangler import selectors
 from strangler.pool import BoundedPool, Executor
 from strangler.state import Clock, StateStore, Timing, VersionBoard
+from strangler.traffic import TrafficCounter, start_flushing
 from strangler.version_board import CacheVersionBoard
 
 
@@ -25,6 +26,8 @@ class Runtime:
     executor: Executor
     clock: Clock
     budget_seconds: float
+    # Tests get a counter nothing flushes (they flush it when they read the counts).
+    traffic: TrafficCounter = field(default_factory=TrafficCounter)
 
 
 _override: Runtime | None = None
@@ -48,7 +51,10 @@ def _runtime() -> Runtime:
             max_age=settings.STRANGLER_STATE_MAX_AGE_SECONDS,
         ),
     )
+    traffic = TrafficCounter()
+    start_flushing(traffic, every=settings.STRANGLER_TRAFFIC_FLUSH_SECONDS)
     return Runtime(
+        traffic=traffic,
         store=store,
         board=board,
         executor=BoundedPool(settings.STRANGLER_SHADOW_WORKERS),

@@ -42,6 +42,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="the data ownership phases the characterization suite runs in, each with every "
         "mode (comma-separated; default: legacy,verify,logistics)",
     )
+    parser.addoption(
+        "--ops-panel-screenshot",
+        default=None,
+        metavar="PATH",
+        help="where the ops panel's browser test saves its screenshot (docs/ops-panel.png to "
+        "refresh the README's; default: the test's temporary directory)",
+    )
 
 
 def _chosen(config: pytest.Config, option: str, known: tuple[str, ...]) -> list[str]:

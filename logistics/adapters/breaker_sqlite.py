@@ -34,18 +34,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pybreaker
-import structlog
 
 from logistics.adapters.breaker_storage import (
-    BREAKER_STORAGE_UNAVAILABLE,
     BreakerSnapshot,
     BreakerStorage,
+    FailOpen,
     Lease,
     StoredState,
 )
-from observability.dependencies import Unreachable
-
-logger = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 
@@ -86,7 +82,8 @@ class SqliteBreakerStorage(BreakerStorage):
         # This process's writers queue here, on a mutex that wakes the next one at once; on the
         # file's lock they would wait in SQLite's busy handler, which sleeps 1 ms, then 2, 5...
         self._writing = threading.RLock()
-        self._reachable = Unreachable(f"breaker:{name}", retry_after=1.0, clock=retry_clock)
+        # OSError: the file's folder cannot be made
+        self._fail_open = FailOpen(name, (sqlite3.Error, OSError), clock=retry_clock)
 
     @property
     def where(self) -> str:
@@ -125,22 +122,9 @@ class SqliteBreakerStorage(BreakerStorage):
             held[1].close()
 
     def _failing_open(self, fallback: T, operation: Callable[[sqlite3.Connection], T]) -> T:
-        if self._reachable.should_try():
-            try:
-                result = operation(self._connection())
-            except (sqlite3.Error, OSError) as error:  # OSError: its folder cannot be made
-                self._drop_connection()
-                if self._reachable.failed(error):
-                    logger.warning(
-                        "circuit_breaker_storage_unavailable",
-                        breaker=self.breaker_name,
-                        error=str(error),
-                    )
-            else:
-                self._reachable.succeeded()
-                return result
-        BREAKER_STORAGE_UNAVAILABLE.labels(self.breaker_name).inc()
-        return fallback
+        return self._fail_open(
+            fallback, lambda: operation(self._connection()), on_error=self._drop_connection
+        )
 
     def _row(self, connection: sqlite3.Connection) -> StoredState:
         row = connection.execute(

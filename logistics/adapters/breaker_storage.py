@@ -51,6 +51,55 @@ def state_label(pybreaker_state: str) -> State:
     return _LABELS[pybreaker_state]
 
 
+class FailOpen:
+    """A shared store's operations, answered by a fallback while the store cannot be reached.
+
+    An error of ``errors`` marks the store unreachable (logged when it was reachable until then)
+    and answers the fallback; until ``retry_after`` has passed, operations answer the fallback
+    without trying, so that a hung store costs one timeout a second, not one per call. Every
+    fallback answer is counted.
+    """
+
+    def __init__(
+        self,
+        breaker_name: str,
+        errors: tuple[type[Exception], ...],
+        *,
+        clock: Callable[[], float],
+        retry_after: float = 1.0,
+    ) -> None:
+        self.breaker_name = breaker_name
+        self._errors = errors
+        self._reachable = Unreachable(
+            f"breaker:{breaker_name}", retry_after=retry_after, clock=clock
+        )
+
+    def __call__(
+        self,
+        fallback: T,
+        operation: Callable[[], T],
+        *,
+        on_error: Callable[[], None] | None = None,
+    ) -> T:
+        if self._reachable.should_try():
+            try:
+                result = operation()
+            except self._errors as error:
+                if on_error is not None:
+                    on_error()
+                if self._reachable.failed(error):
+                    logger.warning(
+                        "circuit_breaker_storage_unavailable",
+                        breaker=self.breaker_name,
+                        error=str(error),
+                    )
+            else:
+                self._reachable.succeeded()
+                return result
+        BREAKER_STORAGE_UNAVAILABLE.labels(self.breaker_name).inc()
+        return fallback
+
+
 @dataclass(frozen=True)
 class BreakerSnapshot:
     name: str
@@ -394,7 +443,7 @@ class RedisBreakerStorage(BreakerStorage):
         base = f"{key_prefix}:{name}"
         self._keys = [f"{base}:state", f"{base}:probe"]
         self._redis = client
-        self._reachable = Unreachable(f"breaker:{name}", retry_after=1.0, clock=clock)
+        self._failing_open = FailOpen(name, (redis.RedisError,), clock=clock)
         self._trip = client.register_script(_LUA_PRELUDE + _LUA_TRIP)
         self._take_probe = client.register_script(_LUA_PRELUDE + _LUA_TAKE_PROBE)
         self._release_probe = client.register_script(_LUA_PRELUDE + _LUA_RELEASE_PROBE)
@@ -404,23 +453,6 @@ class RedisBreakerStorage(BreakerStorage):
     @property
     def where(self) -> str:
         return self._where
-
-    def _failing_open(self, fallback: T, operation: Callable[[], T]) -> T:
-        if self._reachable.should_try():
-            try:
-                result = operation()
-            except redis.RedisError as error:
-                self._reachable.failed(error)
-                logger.warning(
-                    "circuit_breaker_storage_unavailable",
-                    breaker=self.breaker_name,
-                    error=str(error),
-                )
-            else:
-                self._reachable.succeeded()
-                return result
-        BREAKER_STORAGE_UNAVAILABLE.labels(self.breaker_name).inc()
-        return fallback
 
     def _field(self, field: str) -> bytes | None:
         return cast(bytes | None, self._redis.hget(self._keys[0], field))

@@ -63,11 +63,13 @@ class ResilientSupplierGateway:
         breaker: SharedCircuitBreaker,
         bulkhead: Bulkhead,
         policy: RetryPolicy,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.http = http
         self.breaker = breaker
         self.bulkhead = bulkhead
         self.policy = policy
+        self.sleep = sleep  # between attempts; a test records the pauses instead
 
     # ------------------------------------------------------------------ the port
 
@@ -115,6 +117,7 @@ class ResilientSupplierGateway:
             stop=stop_after_attempt(self.policy.max_attempts)
             | stop_after_delay(self.policy.deadline),
             wait=wait,
+            sleep=self.sleep,
             retry=retry_if_exception(
                 lambda error: isinstance(error, SupplierFailure) and error.kind in RETRY_NOW
             ),

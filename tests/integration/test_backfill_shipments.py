@@ -7,8 +7,6 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -19,62 +17,25 @@ from django.core.management.base import CommandError
 from logistics.models import ShipmentRecord
 from logistics.public import ShipmentStatus
 from monolithos.backfill import backfill, parity_check, to_legacy_shipment
-from monolithos.models import Customer, Order, OrderLine, Product
+from monolithos.models import Customer, Order, Product
 from tests.conftest import ROOT
-from tests.factories import CustomerFactory, ProductFactory
+from tests.factories import (
+    CANCELLED_AT,
+    DISPATCHED_AT,
+    CustomerFactory,
+    LegacyOrderFactory,
+    ProductFactory,
+)
 
 pytestmark = pytest.mark.django_db(databases=["default", "logistics"])
-
-DISPATCHED_AT = datetime(2024, 3, 1, 10, 30, tzinfo=UTC)
-CANCELLED_AT = datetime(2024, 3, 2, 9, 0, tzinfo=UTC)
 
 
 # ---------------------------------------------------------------------- helpers
 
 
-def make_order(
-    shipping_status: str = "pending",
-    *,
-    lines: tuple[tuple[str, int], ...] = (("SKU-A", 2),),
-    numbered: bool = True,
-    customer: Customer | None = None,
-    **fields: Any,
-) -> Order:
+def make_order(shipping_status: str = "pending", **fields: Any) -> Order:
     """An order in a legacy shipping state, written directly with the ORM."""
-    defaults: dict[str, Any] = {
-        "status": {"dispatched": "shipped", "cancelled": "cancelled"}.get(
-            shipping_status, "placed"
-        ),
-        "shipping_name": "Ada",
-        "shipping_address": "1 Analytical Row\nLondon",
-    }
-    if shipping_status == "dispatched":
-        defaults |= {
-            "supplier_reference": "SUP-1",
-            "tracking_number": "TRK-1",
-            "dispatched_at": DISPATCHED_AT,
-        }
-    if shipping_status == "cancelled":
-        defaults["cancelled_at"] = CANCELLED_AT
-    order = Order.objects.create(
-        customer=customer or CustomerFactory(),
-        shipping_status=shipping_status,
-        **(defaults | fields),
-    )
-    if numbered and "number" not in fields:
-        order.number = f"ORD-{order.pk:06d}"
-        order.save(update_fields=["number"])
-    for sku, quantity in lines:
-        product = Product.objects.filter(sku=sku).first() or ProductFactory(sku=sku)
-        OrderLine.objects.create(
-            order=order,
-            product=product,
-            sku=sku,
-            quantity=quantity,
-            unit_price=Decimal("1.00"),
-            line_total=Decimal(quantity),
-        )
-    return order
+    return LegacyOrderFactory(shipping_status=shipping_status, **fields)
 
 
 def shipment(order: Order) -> ShipmentRecord:

@@ -8,39 +8,28 @@ hand-driven one where the test runs in one process; across processes a test move
 
 from __future__ import annotations
 
-import multiprocessing
 import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
 from structlog.testing import capture_logs
 
-from logistics.adapters.breaker import BreakerConfig, CircuitOpen, SharedCircuitBreaker
+from logistics.adapters.breaker import BreakerConfig, SharedCircuitBreaker
 from logistics.adapters.breaker_sqlite import SqliteBreakerStorage
-from logistics.adapters.breaker_storage import MemoryBreakerStorage
+from tests.integration.breaker_scenarios import (
+    SupplierDown,
+    decides_as_the_memory_storage,
+    fail,
+    race_for_the_probe,
+    trip,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = BreakerConfig(name="supplier", fail_max=3, reset_timeout_seconds=30)
-
-
-class SupplierDown(Exception):
-    pass
-
-
-def fail() -> str:
-    raise SupplierDown
-
-
-def trip(breaker: SharedCircuitBreaker) -> None:
-    for _ in range(breaker.config.fail_max):
-        with pytest.raises(SupplierDown):
-            breaker.call(fail)
-    assert breaker.state().state == "open"
 
 
 def rewind(path: Path, seconds: float) -> None:
@@ -66,32 +55,15 @@ def test_decisions_match_the_memory_storage_call_for_call(tmp_path):
         exclude=[LookupError],
         timer=clock,
     )
-    local = SharedCircuitBreaker(
-        CONFIG, MemoryBreakerStorage("supplier", clock), exclude=[LookupError], timer=clock
+
+    def pass_reset_timeout() -> None:
+        now[0] += CONFIG.reset_timeout_seconds
+
+    decides_as_the_memory_storage(
+        filed,
+        pass_reset_timeout,
+        compare=lambda s: (s.state, s.failures, s.seconds_until_probe),
     )
-
-    def outcome(kind: str) -> Callable[[], str]:
-        def supplier() -> str:
-            if kind == "F":
-                raise SupplierDown
-            if kind == "I":
-                raise LookupError
-            return "ok"
-
-        return supplier
-
-    for kind in "FSFFSFSSFFFISFFSFSSFFFFSSSSFSFFIFFIFSSSFFFSFSFFFFS" * 2:
-        answers, states = [], []
-        for breaker in (filed, local):
-            try:
-                answers.append(breaker.call(outcome(kind)))
-            except (SupplierDown, LookupError, CircuitOpen) as error:
-                answers.append(type(error).__name__)
-            snapshot = breaker.state()
-            states.append((snapshot.state, snapshot.failures, snapshot.seconds_until_probe))
-        assert (answers[0], states[0]) == (answers[1], states[1]), kind
-        if states[0][0] == "open":  # the next outcome is the probe's
-            now[0] += 30
 
 
 # Run in another interpreter: python -c CHILD <state file> <action>.
@@ -142,43 +114,14 @@ def test_a_breaker_opened_by_one_process_refuses_in_another(tmp_path):
     assert here.state().state == "closed"
 
 
-def _race_for_the_probe(path: str, barrier: Any, decisions: Any, logs_out: Any, done: Any) -> None:
-    breaker = SharedCircuitBreaker(CONFIG, SqliteBreakerStorage(Path(path), timeout=5))
-
-    def probe() -> None:
-        decisions.put("probe")
-        done.wait(timeout=20)  # in flight until every process has been answered
-
-    barrier.wait(timeout=10)
-    with capture_logs() as logs:
-        try:
-            breaker.call(probe)
-        except CircuitOpen:
-            decisions.put("refused")
-    logs_out.put(tuple(entry["to_state"] for entry in logs if "to_state" in entry))
-
-
 def test_exactly_one_of_eight_processes_gets_the_probe(tmp_path):
     path = tmp_path / "breaker.sqlite3"
     trip(SharedCircuitBreaker(CONFIG, SqliteBreakerStorage(path)))
     rewind(path, 30)
-    context = multiprocessing.get_context("fork")
-    barrier, decisions, logs, done = (
-        context.Barrier(8), context.Queue(), context.Queue(), context.Event()
-    )  # fmt: skip
-    workers = [
-        context.Process(
-            target=_race_for_the_probe, args=(str(path), barrier, decisions, logs, done)
-        )
-        for _ in range(8)
-    ]
-    for worker in workers:
-        worker.start()
-    outcomes = sorted(decisions.get(timeout=30) for _ in workers)
-    done.set()
-    changes = sorted(logs.get(timeout=30) for _ in workers)
-    for worker in workers:
-        worker.join(timeout=10)
+
+    outcomes, changes = race_for_the_probe(
+        lambda: SharedCircuitBreaker(CONFIG, SqliteBreakerStorage(path, timeout=5))
+    )
 
     assert outcomes == ["probe"] + ["refused"] * 7, changes
     assert changes == [()] * 7 + [("half_open", "closed")]  # announced once, by the prober

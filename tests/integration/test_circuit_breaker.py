@@ -9,7 +9,6 @@ Redis's clock, which a test cannot drive), and a lease is ended as its expiry wo
 
 from __future__ import annotations
 
-import multiprocessing
 import subprocess
 import sys
 import threading
@@ -31,20 +30,19 @@ from logistics.adapters.breaker import (
     SharedCircuitBreaker,
     build_breaker,
 )
-from logistics.adapters.breaker_storage import MemoryBreakerStorage, RedisBreakerStorage
+from logistics.adapters.breaker_storage import RedisBreakerStorage
+from tests.integration.breaker_scenarios import (
+    SupplierDown,
+    decides_as_the_memory_storage,
+    fail,
+    race_for_the_probe,
+    trip,
+)
 from tests.redis_server import RedisServer, SilentServer
 
 ROOT = Path(__file__).resolve().parents[2]
 
 MakeBreaker = Callable[..., SharedCircuitBreaker]
-
-
-class SupplierDown(Exception):
-    pass
-
-
-def fail() -> str:
-    raise SupplierDown
 
 
 @pytest.fixture(scope="module")
@@ -83,13 +81,6 @@ def make_breaker(redis_server: RedisServer, key_prefix: str) -> MakeBreaker:
         return shared_breaker(redis_server.url(), key_prefix, **overrides)
 
     return make
-
-
-def trip(breaker: SharedCircuitBreaker) -> None:
-    for _ in range(breaker.config.fail_max):
-        with pytest.raises(SupplierDown):
-            breaker.call(fail)
-    assert breaker.state().state == "open"
 
 
 @pytest.fixture
@@ -178,39 +169,9 @@ def test_open_probe_close_cycle(make_breaker, redis_client, rewind):
 def test_decisions_match_the_memory_storage_call_for_call(make_breaker, rewind):
     """The Lua scripts and the memory storage are one design written twice."""
     shared = make_breaker(fail_max=3)
-    clock_now = [1_700_000_000.0]
-    local = SharedCircuitBreaker(
-        shared.config,
-        MemoryBreakerStorage("supplier", lambda: clock_now[0]),
-        exclude=[LookupError],
-        timer=lambda: clock_now[0],
-    )
     shared = SharedCircuitBreaker(shared.config, shared.storage, exclude=[LookupError])
 
-    def outcome(kind: str) -> Callable[[], str]:
-        def supplier() -> str:
-            if kind == "F":
-                raise SupplierDown
-            if kind == "I":
-                raise LookupError
-            return "ok"
-
-        return supplier
-
-    pattern = "FSFFSFSSFFFISFFSFSSFFFFSSSSFSFFIFFIFSSSFFFSFSFFFFS" * 2
-    for kind in pattern:
-        answers, states = [], []
-        for breaker in (shared, local):
-            try:
-                answers.append(breaker.call(outcome(kind)))
-            except (SupplierDown, LookupError, CircuitOpen) as error:
-                answers.append(type(error).__name__)
-            snapshot = breaker.state()
-            states.append((snapshot.state, snapshot.failures))
-        assert (answers[0], states[0]) == (answers[1], states[1]), kind
-        if states[0][0] == "open":  # the next outcome is the probe's
-            rewind(30)
-            clock_now[0] += 30
+    decides_as_the_memory_storage(shared, lambda: rewind(shared.config.reset_timeout_seconds))
 
 
 def test_keys_are_one_state_hash_and_an_expiring_probe(
@@ -240,47 +201,13 @@ def test_a_breaker_opened_by_one_process_refuses_in_another(redis_server, key_pr
     assert make_breaker().state().state == "open"
 
 
-def _race_for_the_probe(
-    url: str, key_prefix: str, barrier: Any, decisions: Any, logs_out: Any, done: Any
-) -> None:
-    breaker = shared_breaker(url, key_prefix)
-
-    def probe() -> None:
-        decisions.put("probe")
-        done.wait(timeout=20)  # in flight until every process has been answered
-
-    barrier.wait(timeout=10)
-    with capture_logs() as logs:
-        try:
-            breaker.call(probe)
-        except CircuitOpen:
-            decisions.put("refused")
-    logs_out.put(tuple(entry["to_state"] for entry in logs if "to_state" in entry))
-
-
 def test_exactly_one_of_eight_processes_gets_the_probe(
     make_breaker, redis_server, key_prefix, rewind
 ):
     trip(make_breaker())
     rewind(30)
-    context = multiprocessing.get_context("fork")
-    barrier, decisions, logs, done = (
-        context.Barrier(8), context.Queue(), context.Queue(), context.Event()
-    )  # fmt: skip
-    workers = [
-        context.Process(
-            target=_race_for_the_probe,
-            args=(redis_server.url(), key_prefix, barrier, decisions, logs, done),
-        )
-        for _ in range(8)
-    ]
-    for worker in workers:
-        worker.start()
-    outcomes = sorted(decisions.get(timeout=20) for _ in workers)
-    done.set()
-    changes = sorted(logs.get(timeout=20) for _ in workers)
-    for worker in workers:
-        worker.join(timeout=10)
+
+    outcomes, changes = race_for_the_probe(lambda: shared_breaker(redis_server.url(), key_prefix))
 
     assert outcomes == ["probe"] + ["refused"] * 7, changes
     # Only the process that made the transitions logged them.

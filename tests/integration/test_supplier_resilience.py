@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from requests.adapters import HTTPAdapter
 
 from logistics import wiring
 from logistics.adapters.clock import SystemClock
@@ -93,16 +94,29 @@ def test_the_breaker_opens_then_fails_fast_without_calling_the_supplier(supplier
     assert outcome.shipment.next_attempt_at is not None  # deferred, not lost
 
 
-def test_after_the_reset_timeout_one_probe_closes_or_reopens_the_breaker(supplier):
+def pass_the_reset_timeout() -> None:
+    """As if the breaker's reset timeout had passed: its open period starts that much earlier.
+
+    pybreaker's storage interface (``opened_at``), so the same on every store the wiring picks.
+    """
+    breaker = wiring.supplier_breaker()
+    opened_at = breaker.storage.opened_at
+    assert opened_at is not None
+    breaker.storage.opened_at = opened_at - timedelta(seconds=breaker.config.reset_timeout_seconds)
+
+
+def test_after_the_reset_timeout_one_probe_closes_or_reopens_the_breaker(supplier, settings):
+    settings.BREAKER_RESET_TIMEOUT = 30  # passes only when the test says so
+    wiring.supplier_breaker.cache_clear()
     supplier.set_chaos(failure_rate=1.0)
     shipments = [new_shipment(n) for n in range(1, 9)]
     for shipment in shipments[:4]:
         service().dispatch(shipment.id)
-    time.sleep(0.35)
+    pass_the_reset_timeout()
 
     failed_probe = service().dispatch(shipments[4].id)
     still_open = service().dispatch(shipments[5].id)
-    time.sleep(0.35)
+    pass_the_reset_timeout()
     supplier.set_chaos(failure_rate=0.0)
     good_probe = service().dispatch(shipments[6].id)
     closed = service().dispatch(shipments[7].id)
@@ -145,20 +159,33 @@ def test_a_4xx_is_neither_retried_nor_counted_against_the_breaker(supplier):
     assert wiring.supplier_breaker().state().state == "closed"
 
 
-def test_concurrent_hanging_calls_finish_in_about_one_timeout(supplier):
+def test_concurrent_hanging_calls_are_in_flight_together(supplier, monkeypatch):
+    """Ten hanging calls all leave for the supplier before any has its answer: no lock between.
+
+    Each thread's first request waits at a barrier for the other nine; a breaker, bulkhead or
+    session that serialized the calls would keep them out, and the barrier would break.
+    """
     supplier.set_chaos(hang_rate=1.0, hang_seconds=1.0)
     gateway = wiring.supplier_gateway()
     requests = [
         DispatchRequest(f"ORD-{n}", "x", (ShipmentItem("BOX-S", 1),), f"k-{n}") for n in range(10)
     ]
+    together = threading.Barrier(10, timeout=30)  # a failure detector: passing it takes no time
+    sent = threading.local()
+    send = HTTPAdapter.send
 
-    started = time.perf_counter()
+    def send_together(adapter: HTTPAdapter, request: Any, **kwargs: Any) -> Any:
+        if not getattr(sent, "first", False):
+            sent.first = True
+            together.wait()
+        return send(adapter, request, **kwargs)
+
+    monkeypatch.setattr(HTTPAdapter, "send", send_together)
     with ThreadPoolExecutor(max_workers=10) as pool:
         failures = list(pool.map(lambda r: _failure_kind(gateway.dispatch, r), requests))
-    elapsed = time.perf_counter() - started
 
+    assert not together.broken
     assert failures == ["timeout"] * 10
-    assert elapsed < 0.6, f"10 calls took {elapsed:.2f} s: they were serialised"
 
 
 def test_the_bulkhead_refuses_calls_past_its_bound_at_once(supplier, settings):
@@ -223,6 +250,8 @@ def test_a_quote_falls_back_to_the_last_known_good_one_marked_stale(supplier):
 
 def test_a_429_is_retried_after_the_delay_the_supplier_asked_for(supplier):
     gateway = wiring.supplier_gateway(background=True)
+    pauses: list[float] = []
+    gateway.sleep = pauses.append
     answers = [SupplierFailure("unavailable", "HTTP 429", 429, retry_after=0.2)]
 
     def call(timeout: float) -> str:
@@ -230,8 +259,7 @@ def test_a_429_is_retried_after_the_delay_the_supplier_asked_for(supplier):
             raise answers.pop()
         return "ok"
 
-    started = time.perf_counter()
     result = gateway._with_retries("dispatch", call)
 
     assert result == "ok"
-    assert time.perf_counter() - started >= 0.2
+    assert pauses == [0.2]

@@ -175,6 +175,15 @@ def query(system: RunningSystem, code: str) -> Any:
     return json.loads(output.splitlines()[-1])
 
 
+def api_token(system: RunningSystem) -> str:
+    """The admin's API token (made on first use), as ``manage.py drf_create_token`` prints it."""
+    output = subprocess.run(
+        [sys.executable, "manage.py", "drf_create_token", "admin"],
+        cwd=ROOT, env=system.env, check=True, capture_output=True, text=True, timeout=60,
+    ).stdout  # fmt: skip
+    return output.split()[2]
+
+
 def purge_queues(system: RunningSystem) -> None:
     subprocess.run(
         [sys.executable, "-m", "celery", "-A", "config", "purge", "--force",

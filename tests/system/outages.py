@@ -28,7 +28,14 @@ from pathlib import Path
 
 from tests.conftest import ROOT
 from tests.redis_server import RedisServer
-from tests.system.conftest import RunningSystem, purge_queues, query, start_system, stop
+from tests.system.conftest import (
+    RunningSystem,
+    api_token,
+    purge_queues,
+    query,
+    start_system,
+    stop,
+)
 from tests.system.mails import message_text, read_messages
 
 QUEUES = {
@@ -136,14 +143,6 @@ class Workers:
 
     def log_text(self) -> str:
         return "\n".join(path.read_text() for path in sorted(self.logs.glob("*.log")))
-
-
-def api_token(system: RunningSystem) -> str:
-    output = subprocess.run(
-        [sys.executable, "manage.py", "drf_create_token", "admin"],
-        cwd=ROOT, env=system.env, check=True, capture_output=True, text=True, timeout=60,
-    ).stdout  # fmt: skip
-    return output.split()[2]
 
 
 @contextmanager

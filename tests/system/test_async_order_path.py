@@ -23,6 +23,7 @@ import pytest
 from tests.conftest import ROOT
 from tests.system.conftest import (
     RunningSystem,
+    api_token,
     celery_process,
     json_lines,
     purge_queues,
@@ -60,11 +61,7 @@ def system(tmp_path: Path) -> Iterator[RunningSystem]:
 
 @pytest.fixture
 def token(system: RunningSystem) -> str:
-    output = subprocess.run(
-        [sys.executable, "manage.py", "drf_create_token", "admin"],
-        cwd=ROOT, env=system.env, check=True, capture_output=True, text=True, timeout=60,
-    ).stdout  # fmt: skip
-    return output.split()[2]
+    return api_token(system)
 
 
 def place(system: RunningSystem, token: str, **headers: str) -> dict[str, Any]:

@@ -12,15 +12,13 @@ from __future__ import annotations
 import json
 import pickle
 import shelve
-import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import ROOT
 from tests.system.conftest import (
     RunningSystem,
+    api_token,
     celery_process,
     http,
     purge_queues,
@@ -44,14 +42,6 @@ FAST_SWEEPS = {
     "SUPPLIER_BACKGROUND_ATTEMPTS": "1",
     "LOG_LEVEL": "INFO",
 }
-
-
-def token(system: RunningSystem) -> str:
-    output = subprocess.run(
-        [sys.executable, "manage.py", "drf_create_token", "admin"],
-        cwd=ROOT, env=system.env, check=True, capture_output=True, text=True, timeout=60,
-    ).stdout  # fmt: skip
-    return output.split()[2]
 
 
 def accept(system: RunningSystem, key: str) -> dict[str, Any]:
@@ -105,7 +95,7 @@ def test_make_runs_log_says_each_thing_once_readably_and_nothing_personal(tmp_pa
                     201,
                     "dispatch_failed",
                 )
-            accept(system, token(system))
+            accept(system, api_token(system))
             wait_for(
                 lambda: "task_retrying" in paths["worker"].read_text(),
                 timeout=90,

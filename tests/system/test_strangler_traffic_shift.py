@@ -100,7 +100,7 @@ class Staff:
         self.opener.open(request, timeout=30).read()
 
     def process_state(self) -> dict[str, Any]:
-        with self.opener.open(f"{self.web}/ops/strangler/", timeout=30) as response:
+        with self.opener.open(f"{self.web}/ops/strangler/state.json", timeout=30) as response:
             body: dict[str, Any] = json.loads(response.read())
         return body
 

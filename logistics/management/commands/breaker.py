@@ -16,7 +16,6 @@ known), 2 usage (a missing or empty reason).
 
 from __future__ import annotations
 
-import getpass
 import json
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -29,6 +28,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from logistics.adapters.breaker import SharedCircuitBreaker
 from logistics.adapters.breaker_storage import BreakerSnapshot
 from logistics.wiring import supplier_breaker
+from observability.operators import shell_actor
 
 logger = structlog.get_logger(__name__)
 
@@ -39,13 +39,6 @@ CHANGES = {
     "close": "closed: every process calls the supplier again; the run of failures starts at 0",
     "reset": "reset: closed, with no failures, lease or hold remembered (no transition logged)",
 }
-
-
-def _default_actor() -> str:
-    try:
-        return f"{getpass.getuser()} (shell)"
-    except Exception:
-        return "shell"
 
 
 def _when(timestamp: float | None) -> str:
@@ -74,7 +67,7 @@ class Command(BaseCommand):
         reason = options["reason"].strip()
         if not reason:
             raise CommandError("--reason must say why", returncode=2)
-        self._change(breaker, options["subcommand"], reason, options["actor"] or _default_actor())
+        self._change(breaker, options["subcommand"], reason, options["actor"] or shell_actor())
 
     def _change(self, breaker: SharedCircuitBreaker, command: str, reason: str, actor: str) -> None:
         before = breaker.state()

@@ -15,7 +15,6 @@ task, the broker not taking a task sent anew), 2 usage.
 
 from __future__ import annotations
 
-import getpass
 import json
 from dataclasses import asdict
 from datetime import timedelta
@@ -26,15 +25,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from observability.operators import shell_actor
 from outbox import broker, operations
 from outbox.models import FailedTask
-
-
-def _default_actor() -> str:
-    try:
-        return f"{getpass.getuser()} (shell)"
-    except Exception:
-        return "shell"
 
 
 class Command(BaseCommand):
@@ -68,13 +61,13 @@ class Command(BaseCommand):
         if subcommand == "status":
             self._status(as_json=options["json"])
         elif subcommand == "retry":
-            self._retry(options["keys"], options["task"], options["actor"] or _default_actor())
+            self._retry(options["keys"], options["task"], options["actor"] or shell_actor())
         else:
             self._purge(
                 options["older_than"],
                 dry_run=options["dry_run"],
                 confirmed=options["yes"],
-                actor=options["actor"] or _default_actor(),
+                actor=options["actor"] or shell_actor(),
             )
 
     def _status(self, *, as_json: bool) -> None:

@@ -22,12 +22,12 @@ anyway, says what it risks and records it in the audit trail.
 
 from __future__ import annotations
 
-import getpass
 import json
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from observability.operators import shell_actor
 from strangler import registry, selectors, services
 from strangler.models import ModeChange
 from strangler.modes import Mode
@@ -36,13 +36,6 @@ from strangler.phases import PHASES
 FORCE_HELP = (
     "take the step although its preconditions do not hold: audited, with what each one risks"
 )
-
-
-def _default_actor() -> str:
-    try:
-        return f"{getpass.getuser()} (shell)"
-    except Exception:
-        return "shell"
 
 
 class Command(BaseCommand):
@@ -96,7 +89,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         subcommand = options["subcommand"]
-        actor = options.get("actor") or _default_actor()
+        actor = options.get("actor") or shell_actor()
         try:
             if subcommand == "status":
                 self._status(as_json=options["json"])

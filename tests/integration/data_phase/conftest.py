@@ -4,20 +4,16 @@ their shipments (written directly, as the backfill leaves them), a shipment that
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from logistics.models import ShipmentRecord
 from monolithos.backfill import backfill
-from monolithos.models import Order, OrderLine, Product
+from monolithos.models import Order
 from strangler import wiring
 from strangler.testing import FakeClock, FixedBoard, database_state
-from tests.factories import CustomerFactory, ProductFactory
-
-DISPATCHED_AT = datetime(2024, 3, 1, 10, 30, tzinfo=UTC)
+from tests.factories import LegacyOrderFactory
 
 
 @pytest.fixture
@@ -45,34 +41,9 @@ def _settled_at_once(settings: Any) -> None:
 
 def legacy_order(shipping_status: str = "dispatched", **fields: Any) -> Order:
     """A numbered order in a legacy shipping state, with one line, written with the ORM."""
-    defaults: dict[str, Any] = {
-        "status": {"dispatched": "shipped", "cancelled": "cancelled"}.get(
-            shipping_status, "placed"
-        ),
-        "shipping_name": "Ada",
-        "shipping_address": "1 Analytical Row\nLondon",
-    }
-    if shipping_status == "dispatched":
-        defaults |= {
-            "supplier_reference": "SUP-1",
-            "tracking_number": "TRK-1",
-            "dispatched_at": DISPATCHED_AT,
-        }
-    order = Order.objects.create(
-        customer=CustomerFactory(), shipping_status=shipping_status, **(defaults | fields)
+    return LegacyOrderFactory(
+        shipping_status=shipping_status, lines=[("PALLET", 2, "18.50")], **fields
     )
-    order.number = f"ORD-{order.pk:06d}"
-    order.save(update_fields=["number"])
-    product = Product.objects.filter(sku="PALLET").first() or ProductFactory(sku="PALLET")
-    OrderLine.objects.create(
-        order=order,
-        product=product,
-        sku="PALLET",
-        quantity=2,
-        unit_price=Decimal("18.50"),
-        line_total=Decimal("37.00"),
-    )
-    return order
 
 
 def backfilled(*orders: Order) -> list[Order]:

@@ -25,6 +25,7 @@ from logistics.models import ShipmentRecord
 from logistics.public import build_logistics_service
 from monolithos import shipping_parity
 from monolithos.backfill import parity_check
+from monolithos.checks import shipping_columns_match_the_release
 from monolithos.models import Order
 from monolithos.shipping_columns import SHIPPING_COLUMNS
 from strangler.testing import override_modes
@@ -72,8 +73,15 @@ def test_the_drop_and_its_reverse_keep_every_orders_shipping_data(release_instal
     }
 
     with override_modes(all_routes="legacy", phase="contract"):
+        assert shipping_columns_match_the_release(databases=["default"]) == []
         migrate(DROP)
         assert order_columns().isdisjoint(SHIPPING_COLUMNS)
+        # The release with the columns is refused against this schema; the contract's is not.
+        with override_settings(SHIPPING_COLUMNS_DROPPED=False):
+            [refusal] = shipping_columns_match_the_release(databases=["default"])
+        assert refusal.id == "monolithos.E001" and "tracking_number" in refusal.msg
+        with override_settings(SHIPPING_COLUMNS_DROPPED=True):
+            assert shipping_columns_match_the_release(databases=["default"]) == []
         # Logistics moves on while the columns are gone; nothing tries to write them.
         build_logistics_service().cancel_order(str(pending.number))
         assert ShipmentRecord.objects.get(order_ref=pending.number).status == "cancelled"

@@ -16,12 +16,8 @@ from monolithos.backfill import LEGACY_DISPATCH_FAILED
 from monolithos.models import Order
 from strangler.models import ParityRun, StranglerState
 from strangler.tasks import check_parity
-from tests.integration.data_phase.conftest import (
-    DISPATCHED_AT,
-    backfilled,
-    legacy_order,
-    tamper,
-)
+from tests.factories import DISPATCHED_AT
+from tests.integration.data_phase.conftest import backfilled, legacy_order, tamper
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stored_state")]
 

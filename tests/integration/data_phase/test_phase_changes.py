@@ -372,7 +372,7 @@ def test_status_shows_the_phase_its_parity_and_what_the_next_one_needs(clean_ord
 def test_the_panel_json_carries_the_phase_for_staff(clean_orders, admin_client):
     strangler("phase", "parity")
 
-    body = admin_client.get("/ops/strangler/").json()
+    body = admin_client.get("/ops/strangler/state.json").json()
 
     phase = body["phase"]
     assert (phase["phase"], phase["next"], phase["previous"]) == ("legacy", "verify", None)

@@ -126,7 +126,7 @@ def test_a_shadow_on_a_sample_is_set_audited_and_shown(stored_state, client):
     assert "shadow, sample 2.50 %" in line
 
     client.force_login(StaffUserFactory())
-    panel = client.get("/ops/strangler/").json()
+    panel = client.get("/ops/strangler/state.json").json()
     routes = {route["route"]: route for route in panel["routes"]}
     assert (routes["api_track_order"]["mode"], routes["api_track_order"]["sample_percent"]) == (
         "shadow",
@@ -336,12 +336,12 @@ def test_a_change_reaches_another_process_at_its_next_check(board, clock):
 
 def test_the_panel_shows_the_state_to_staff_only(client):
     strangler("set", "api_track_order", "shadow", "--reason", "compare")
-    assert client.get("/ops/strangler/").status_code == 401
+    assert client.get("/ops/strangler/state.json").status_code == 401
     client.force_login(User.objects.create_user("clerk"))
-    assert client.get("/ops/strangler/").status_code == 403
+    assert client.get("/ops/strangler/state.json").status_code == 403
 
     client.force_login(StaffUserFactory())
-    response = client.get("/ops/strangler/")
+    response = client.get("/ops/strangler/state.json")
 
     assert response.status_code == 200
     body = response.json()
@@ -350,7 +350,7 @@ def test_the_panel_shows_the_state_to_staff_only(client):
     assert routes["api_track_order"]["kind"] == "read"
     assert body["changes"][0]["reason"] == "compare"
     assert body["process"]["version"] == body["version"]  # this process routes by the latest
-    assert client.post("/ops/strangler/").status_code == 405
+    assert client.post("/ops/strangler/state.json").status_code == 405
 
 
 # ---------------------------------------------------------------------- the admin
