@@ -694,8 +694,13 @@ def wait_for_drain(
         for name in KINDS:
             if getattr(progress, name) >= total and name not in progress.done_at:
                 progress.done_at[name] = now
-        if len(progress.done_at) == len(KINDS):
-            progress.done_at["all"] = max(progress.done_at.values())
+        if (
+            progress.shipments >= math.ceil(0.99 * total)
+            and "shipments 99%" not in progress.done_at
+        ):
+            progress.done_at["shipments 99%"] = now  # the drain's tail is measured against it
+        if all(name in progress.done_at for name in KINDS):
+            progress.done_at["all"] = max(progress.done_at[name] for name in KINDS)
             return progress
         if now - last_print >= 15:
             last_print = now
@@ -1252,6 +1257,8 @@ def report(
         print(target_line("drain time / rendering floor", drain_s / render_floor_s, 1.3, False))
     elif render is not None:
         print("  drain time / rendering floor                    n/a  (the drain did not finish)")
+    if system.cpu and progress is not None and drain_s is not None:
+        print_drain_targets(system.cpu, progress, drain_s, len(system.numbers))
     loaded = system.loaded_floor
     if loaded is not None and loaded.throughput(201) > 0:
         print(
@@ -1276,6 +1283,21 @@ def print_cpu(cpu: dict[str, float], drain_s: float, workers: Sequence[WorkerSpe
         f"  CPU seconds, herd to drained: {used:.1f} of {available:.1f} "
         f"({used / available:.0%}): {parts}"
     )
+
+
+def print_drain_targets(
+    cpu: dict[str, float], progress: Progress, drain_s: float, orders: int
+) -> None:
+    """Issue 18's drain targets: the workers kept busy, a bounded tail; and work per order."""
+    workers = sum(seconds for name, seconds in cpu.items() if name.startswith("worker"))
+    utilization = (workers + cpu.get("PostgreSQL", 0.0)) / (drain_s * (os.cpu_count() or 1))
+    print(target_line("drain utilization (workers + PostgreSQL)", utilization, 0.75, True))
+    at_99 = progress.done_at.get("shipments 99%")
+    last = progress.done_at.get("shipments")
+    if at_99 and last:
+        print(target_line("last shipment / 99 % dispatched", last / at_99, 1.5, False))
+    if orders:
+        print(f"  (worker CPU per order: {1000 * workers / orders:.1f} ms)")
 
 
 def print_metrics(

@@ -9,6 +9,8 @@ bench/herd.py does:
 
 - ``floor``: the bare endpoint (bench/floor);
 - ``intake``: the endpoint as shipped;
+- ``intake, claimed hand-over``: the same with ORDER_INTAKE_HAND_OVER=claimed (one row and a
+  NOTIFY, no broker message; docs/adr/0025);
 - ``intake without <part>``: the same with one part left out (bench/intake_cost_wsgi.py): the
   broker message (``hand_over``), the token's query (``token_lookup``), the catalogue check
   (``catalogue_check``), the throttle (``throttle``), the answer's serializer
@@ -22,6 +24,7 @@ run could not be made.
 
     .venv/bin/python bench/intake_cost.py            # 1,000 requests, 3 rounds, ~3 minutes
     .venv/bin/python bench/intake_cost.py -n 500 --rounds 1
+    .venv/bin/python bench/intake_cost.py --variants intake   # floor and the two intakes
 """
 
 from __future__ import annotations
@@ -67,6 +70,10 @@ from bench.herd import (  # noqa: E402  (the project's root on the path first)
     warm_up,
 )
 
+# The intake measured alone against the floor, in one run (issue 18's decision on measurement).
+THROUGHPUT_TARGET = 0.5
+P99_TARGET = 2.0
+
 PARTS = ("hand_over", "token_lookup", "catalogue_check", "throttle", "response_body")
 
 
@@ -75,11 +82,13 @@ class Variant:
     label: str
     floor: bool = False
     left_out: tuple[str, ...] = ()
+    hand_over: str = "broker"  # ORDER_INTAKE_HAND_OVER (docs/adr/0025)
 
 
 VARIANTS = (
     Variant("floor", floor=True),
     Variant("intake"),
+    Variant("intake, claimed hand-over", hand_over="claimed"),
     *(Variant(f"intake without {part}", left_out=(part,)) for part in PARTS),
     Variant("intake without all five", left_out=PARTS),
 )
@@ -102,6 +111,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("-n", "--requests", type=int, default=1000, help="fired at once (1000)")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each variant (3)")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers (2)")
+    parser.add_argument(
+        "--variants",
+        choices=("all", "intake"),
+        default="all",
+        help="all: every variant; intake: the floor and the intake with each hand-over, for "
+        "a lever's before and after (all)",
+    )
     add_server_arguments(parser, db_prefix="monolithos_intake_cost", broker_db=13, cache_db=15)
     args = parser.parse_args(argv)
     if args.requests < 1 or args.rounds < 1 or args.web_workers < 1:
@@ -137,6 +153,7 @@ def environment(
         API_THROTTLE_ANON="100000/minute",
         PROMETHEUS_MULTIPROC_DIR=str(metrics),
         BENCH_LEAVE_OUT=",".join(variant.left_out),
+        ORDER_INTAKE_HAND_OVER=variant.hand_over,
         PYTHONUNBUFFERED="1",
     )
     return env
@@ -178,6 +195,10 @@ def measure(
     )
 
 
+def chosen_variants(args: argparse.Namespace) -> tuple[Variant, ...]:
+    return VARIANTS if args.variants == "all" else VARIANTS[:3]
+
+
 def report(args: argparse.Namespace, samples: dict[Variant, list[Sample]]) -> None:
     threads = os.environ.get("GUNICORN_THREADS", "8")
     print(
@@ -192,7 +213,7 @@ def report(args: argparse.Namespace, samples: dict[Variant, list[Sample]]) -> No
     floor = samples[VARIANTS[0]]
     floor_throughput = statistics.median(sample.throughput for sample in floor)
     floor_p99 = statistics.median(sample.p99_ms for sample in floor)
-    for variant in VARIANTS:
+    for variant in chosen_variants(args):
         runs = samples[variant]
         throughput = statistics.median(sample.throughput for sample in runs)
         p99 = statistics.median(sample.p99_ms for sample in runs)
@@ -206,6 +227,17 @@ def report(args: argparse.Namespace, samples: dict[Variant, list[Sample]]) -> No
             if sample.problems:
                 print(f"    not accepted: {sample.problems}")
     print("  (latencies in ms; web CPU: gunicorn processes' CPU time per request)")
+    for variant in VARIANTS[1:3]:
+        runs = samples[variant]
+        throughput_ratio = statistics.median(s.throughput for s in runs) / floor_throughput
+        p99_ratio = statistics.median(s.p99_ms for s in runs) / floor_p99
+        throughput_verdict = "PASS" if throughput_ratio >= THROUGHPUT_TARGET else "MISS"
+        p99_verdict = "PASS" if p99_ratio <= P99_TARGET else "MISS"
+        print(
+            f"  {variant.label} alone (issue 18): throughput {throughput_ratio:.2f} x the "
+            f"floor's (at least {THROUGHPUT_TARGET}): {throughput_verdict}; p99 "
+            f"{p99_ratio:.2f} x the floor's (at most {P99_TARGET}): {p99_verdict}"
+        )
 
 
 def bench(args: argparse.Namespace, directory: Path, processes: Processes) -> None:
@@ -233,9 +265,9 @@ def measure_all(args: argparse.Namespace, directory: Path, processes: Processes)
     django.setup()
     # Nothing places an order here (no worker), so the stock never runs out.
     token = setup_system_data(args.requests, [SKU])
-    samples: dict[Variant, list[Sample]] = {variant: [] for variant in VARIANTS}
+    samples: dict[Variant, list[Sample]] = {variant: [] for variant in chosen_variants(args)}
     for round_number in range(1, args.rounds + 1):
-        for variant in VARIANTS:
+        for variant in chosen_variants(args):
             print(f"round {round_number}: {variant.label} ...", file=sys.stderr, flush=True)
             samples[variant].append(measure(args, directory, variant, token, processes))
             time.sleep(1)

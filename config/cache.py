@@ -10,6 +10,10 @@ on it (``observability.health.cache_check``). Short socket timeouts keep a hung 
 holding a request long, and ``cache_state`` from holding many: after a failure, each process
 tries Redis again once per ``RETRY_AFTER_SECONDS`` and every other operation fails open at once
 (``observability.dependencies.Unreachable``, the bound the broker's publisher has too).
+
+``record_in_window`` is the throttles' one round trip: a Lua script that drops a client's
+requests older than the window, counts the rest and records this one only if under the limit,
+atomically, so concurrent requests of one client never pass over the rate (docs/adr/0025).
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from __future__ import annotations
 import functools
 import threading
 import time
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -82,6 +88,30 @@ def _no(*args: Any) -> bool:
     return False
 
 
+# KEYS[1]: the client's window, a sorted set of request times. ARGV: now, the window's seconds,
+# the limit, a member unique to this request. Answers {1} when recorded, else {0, oldest time}.
+RECORD_IN_WINDOW = """
+local now = tonumber(ARGV[1])
+local duration = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - duration)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
+    redis.call('ZADD', KEYS[1], now, ARGV[4])
+    redis.call('EXPIRE', KEYS[1], math.ceil(duration))
+    return {1}
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {0, oldest[2]}
+"""
+
+
+@dataclass(frozen=True)
+class WindowAnswer:
+    """What ``record_in_window`` said: recorded, or refused since ``oldest`` (a time) is in."""
+
+    recorded: bool
+    oldest: float | None = None
+
+
 class FailOpenRedisCacheClient(RedisCacheClient):
     """Django's Redis client: while Redis is unreachable a read misses and a write does nothing."""
 
@@ -95,6 +125,20 @@ class FailOpenRedisCacheClient(RedisCacheClient):
     delete = _failing_open("delete", RedisCacheClient.delete, _no)
     delete_many = _failing_open("delete", RedisCacheClient.delete_many, _nothing)
 
+    def _record_in_window(
+        self, key: str, now: float, duration: float, limit: int
+    ) -> WindowAnswer | None:
+        client = self.get_client(key, write=True)
+        # EVALSHA, and EVAL once when this Redis has not seen the script yet.
+        script = client.register_script(RECORD_IN_WINDOW)
+        answer = script(keys=[key], args=[now, duration, limit, uuid.uuid4().hex])
+        if int(answer[0]) == 1:
+            return WindowAnswer(recorded=True)
+        return WindowAnswer(recorded=False, oldest=float(answer[1]))
+
+    # None while Redis is unreachable: the request goes unthrottled, as with get and set.
+    record_in_window = _failing_open("throttle", _record_in_window, _nothing)
+
 
 class FailOpenRedisCache(RedisCache):
     """CACHES' backend when CACHE_URL is set: see the module's docstring."""
@@ -105,3 +149,14 @@ class FailOpenRedisCache(RedisCache):
         options.setdefault("socket_timeout", SOCKET_TIMEOUT_SECONDS)
         super().__init__(server, params)
         self._class = FailOpenRedisCacheClient
+
+    def record_in_window(
+        self, key: str, *, now: float, duration: float, limit: int
+    ) -> WindowAnswer | None:
+        """Record a request at ``now`` unless ``limit`` are in the window; see the docstring."""
+        client = self._cache
+        assert isinstance(client, FailOpenRedisCacheClient)
+        answer: WindowAnswer | None = client.record_in_window(
+            self.make_and_validate_key(key), now, duration, limit
+        )
+        return answer

@@ -362,8 +362,26 @@ CELERY_TASK_ROUTES = {
     "monolithos.tasks.render_invoice": {"queue": "invoices"},
     "notifications.tasks.*": {"queue": "notifications"},
 }
-# A failed dispatch is tried again after this many seconds, doubling each time (up to 30 min).
+# How an accepted order request reaches the intake's placement (docs/adr/0025): "broker" sends
+# it to the Celery intake queue after its commit; "claimed" sends nothing (a NOTIFY on
+# PostgreSQL) and manage.py intake_worker claims received requests, up to INTAKE_WORKER_BATCH
+# at a time, looking again at least every INTAKE_WORKER_IDLE_SECONDS (SQLite's poll).
+ORDER_INTAKE_HAND_OVER = env.choice("ORDER_INTAKE_HAND_OVER", ("broker", "claimed"), "broker")
+INTAKE_WORKER_BATCH = env.integer("INTAKE_WORKER_BATCH", 50, minimum=1)
+INTAKE_WORKER_IDLE_SECONDS = env.number("INTAKE_WORKER_IDLE_SECONDS", 1.0, minimum=0.05)
+# A dispatch the breaker or the bulkhead refused comes back after DISPATCH_RETRY_INITIAL_SECONDS.
+# One the supplier failed is tried again after DISPATCH_ATTEMPT_BACKOFF_SECONDS, doubling each
+# time up to DISPATCH_ATTEMPT_BACKOFF_MAX_SECONDS: the breaker protects a failing supplier, so a
+# shipment's own backoff stays a few seconds (docs/adr/0026).
 DISPATCH_RETRY_INITIAL_SECONDS = env.number("DISPATCH_RETRY_INITIAL_SECONDS", 10.0, minimum=1.0)
+DISPATCH_ATTEMPT_BACKOFF_SECONDS = env.number("DISPATCH_ATTEMPT_BACKOFF_SECONDS", 1.0, minimum=0.1)
+DISPATCH_ATTEMPT_BACKOFF_MAX_SECONDS = env.number(
+    "DISPATCH_ATTEMPT_BACKOFF_MAX_SECONDS", 5.0, minimum=0.1
+)
+if DISPATCH_ATTEMPT_BACKOFF_MAX_SECONDS < DISPATCH_ATTEMPT_BACKOFF_SECONDS:
+    env.errors.append(
+        "DISPATCH_ATTEMPT_BACKOFF_MAX_SECONDS must be at least DISPATCH_ATTEMPT_BACKOFF_SECONDS"
+    )
 # Every dispatch task holds a lease on its shipment (docs/adr/0019): its creation's and a sweep's
 # last DISPATCH_CLAIM_SECONDS, a retry's its countdown plus that, a running task's the hard time
 # limit. beat's sweep enqueues a due shipment that no lease holds (its task was lost), at most
@@ -467,6 +485,9 @@ API_THROTTLE_USER = env.string("API_THROTTLE_USER", "600/minute")
 API_THROTTLE_ANON = env.string("API_THROTTLE_ANON", "60/minute")
 # Failed token authentications per client address (httpapi.authentication): past it, 429.
 API_THROTTLE_TOKEN_FAILURES = env.string("API_THROTTLE_TOKEN_FAILURES", "10/minute")
+# How long a process remembers a token that authenticated (httpapi.authentication): a deleted
+# token is refused at most this long after; 0 looks every token up (docs/adr/0025).
+API_TOKEN_CACHE_SECONDS = env.integer("API_TOKEN_CACHE_SECONDS", 5, minimum=0)
 for _name, _rate in (
     ("API_THROTTLE_USER", API_THROTTLE_USER),
     ("API_THROTTLE_ANON", API_THROTTLE_ANON),

@@ -5,6 +5,12 @@ DRF copies ``DEFAULT_THROTTLE_RATES`` into a class attribute at import, so a cha
 which DRF reloads whenever the settings change. The rates come from API_THROTTLE_USER, _ANON
 and _TOKEN_FAILURES. ``TokenFailureThrottle`` counts failed tokens only: it is kept by
 ``httpapi.authentication``, not listed among the view throttles.
+
+The user and anonymous throttles keep DRF's sliding window, but on the shared Redis cache
+(CACHE_URL) their cache step is one round trip, ``record_in_window`` (config/cache.py): DRF's
+own reads the history and writes it back, two round trips between which concurrent requests
+of one client each saw room and passed over the rate. Without Redis (each process's memory)
+they are DRF's as they are (docs/adr/0025).
 """
 
 from __future__ import annotations
@@ -25,12 +31,41 @@ def _current_rate(scope: str | None) -> str | None:
     return None if rate is None else str(rate)
 
 
-class AnonRateThrottle(throttling.AnonRateThrottle):
+class WindowInRedis(throttling.SimpleRateThrottle):
+    """DRF's sliding window with its cache step in one atomic round trip when the cache can."""
+
+    num_requests: int | None
+    duration: int | None
+    _oldest: float | None = None
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        record = getattr(self.cache, "record_in_window", None)
+        if record is None or self.rate is None:
+            return super().allow_request(request, view)
+        assert self.num_requests is not None and self.duration is not None
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return True
+        self.now = self.timer()
+        answer = record(self.key, now=self.now, duration=self.duration, limit=self.num_requests)
+        if answer is None or answer.recorded:
+            return True  # recorded, or the cache is unreachable (fails open, ADR 0012)
+        self._oldest = answer.oldest
+        return False
+
+    def wait(self) -> float | None:
+        if self._oldest is None or self.duration is None:
+            return super().wait()
+        # As DRF says it when refused: until the oldest request in the window leaves it.
+        return max(self.duration - (self.now - self._oldest), 0.0)
+
+
+class AnonRateThrottle(WindowInRedis, throttling.AnonRateThrottle):
     def get_rate(self) -> str | None:
         return _current_rate(self.scope)
 
 
-class UserRateThrottle(throttling.UserRateThrottle):
+class UserRateThrottle(WindowInRedis, throttling.UserRateThrottle):
     def get_rate(self) -> str | None:
         return _current_rate(self.scope)
 

@@ -75,6 +75,8 @@ class LogisticsService:
         notifier: Notifier,
         clock: Clock,
         retry_delay: timedelta = DEFAULT_RETRY_DELAY,
+        attempt_backoff: timedelta | None = None,
+        attempt_backoff_max: timedelta = MAX_RETRY_DELAY,
         listeners: Sequence[ShipmentListener] = (),
     ) -> None:
         self.repository = repository
@@ -82,6 +84,11 @@ class LogisticsService:
         self.notifier = notifier
         self.clock = clock
         self.retry_delay = retry_delay
+        # A failed attempt's own backoff: from attempt_backoff (retry_delay unless given),
+        # doubling, never past attempt_backoff_max. The breaker, not this, protects a failing
+        # supplier: its refusals come back after retry_delay without climbing (docs/adr/0026).
+        self.attempt_backoff = retry_delay if attempt_backoff is None else attempt_backoff
+        self.attempt_backoff_max = attempt_backoff_max
         self.listeners = tuple(listeners)
 
     # ------------------------------------------------------------------ commands
@@ -382,4 +389,5 @@ class LogisticsService:
                 )
 
     def _backoff(self, attempts_so_far: int) -> timedelta:
-        return min(self.retry_delay * (1 << min(attempts_so_far, 16)), MAX_RETRY_DELAY)
+        growing = self.attempt_backoff * (1 << min(attempts_so_far, 16))
+        return min(growing, self.attempt_backoff_max)

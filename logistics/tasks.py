@@ -85,9 +85,11 @@ def dispatch_shipment(self: Task[[str], bool], shipment_id: str) -> bool:
         return outcome.dispatched  # dispatched, or rejected: a person decides
     reason = outcome.shipment.last_error or outcome.failure_kind or "not dispatched"
     # One schedule: the shipment's own next attempt (the service's backoff), plus jitter so
-    # that shipments deferred together (an open breaker) do not come back together.
+    # that shipments deferred together (an open breaker) do not come back together; at most
+    # the delay itself, so a backoff of a second is not stretched to ten (docs/adr/0026).
     until_due = (next_attempt_at - timezone.now()).total_seconds()
-    jitter = random.uniform(0, settings.DISPATCH_RETRY_INITIAL_SECONDS)  # noqa: S311
+    spread = min(settings.DISPATCH_RETRY_INITIAL_SECONDS, max(until_due, 1.0))
+    jitter = random.uniform(0, spread)  # noqa: S311
     countdown = max(0.0, until_due) + jitter
     if self.request.retries >= (self.max_retries or 0) or (
         countdown > settings.CELERY_MAX_COUNTDOWN_SECONDS

@@ -99,5 +99,7 @@ def build_logistics_service(*, background: bool = False) -> LogisticsService:
         notifier=EmailNotifier(),
         clock=SystemClock(),
         retry_delay=timedelta(seconds=settings.DISPATCH_RETRY_INITIAL_SECONDS),
+        attempt_backoff=timedelta(seconds=settings.DISPATCH_ATTEMPT_BACKOFF_SECONDS),
+        attempt_backoff_max=timedelta(seconds=settings.DISPATCH_ATTEMPT_BACKOFF_MAX_SECONDS),
         listeners=shipment_listeners(),
     )

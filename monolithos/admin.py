@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from config import routers
+from monolithos import catalogue
 from monolithos.mailer import NotificationService
 from monolithos.models import Customer, Invoice, Order, OrderLine, OrderRequest, Product
 from monolithos.shipping_columns import SHIPPING_COLUMNS
@@ -16,6 +17,19 @@ class CustomerAdmin(admin.ModelAdmin):
 class ProductAdmin(admin.ModelAdmin):
     list_display = ("sku", "name", "price", "stock")
     search_fields = ("sku", "name")
+
+    # Stock and price are what the intake's catalogue copies hold (docs/adr/0025).
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        catalogue.changed()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        catalogue.changed()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        catalogue.changed()
 
 
 class OrderLineInline(admin.TabularInline):

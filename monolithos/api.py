@@ -80,8 +80,33 @@ class OrderRequestSerializer(serializers.Serializer[Any]):
         return {"self": reverse("orders_api:order_request", args=[request.pk])}
 
 
+def received_body(request: OrderRequest) -> dict[str, Any]:
+    """``OrderRequestSerializer``'s body of a request still received, written out.
+
+    The accepting 202 is the intake's hot path and a received request has no order yet, so its
+    answer is built as plain data (docs/adr/0025); a test holds it equal to the serializer's,
+    which stays the schema's and every other state's answer.
+    """
+    payload = request.payload
+    return {
+        "id": request.pk,
+        "status": request.status,
+        "customer_email": str(payload["customer_email"]),
+        "lines": [
+            {"sku": str(line["sku"]), "quantity": int(line["quantity"])}
+            for line in payload["lines"]
+        ],
+        "order": None,
+        "rejection": None if request.errors is None else dict(request.errors),
+        "links": {"self": reverse("orders_api:order_request", args=[request.pk])},
+    }
+
+
 def follow(request: OrderRequest, *, status: int, headers: dict[str, str]) -> Response:
-    body = OrderRequestSerializer(request).data
+    if request.status == OrderRequest.RECEIVED:
+        body = received_body(request)
+    else:
+        body = OrderRequestSerializer(request).data
     headers = dict(headers)
     if request.status == OrderRequest.RECEIVED:
         headers["Retry-After"] = str(RETRY_AFTER_SECONDS)

@@ -1,7 +1,10 @@
 """Accept first, place later: the order requests of POST /api/v1/orders/ (docs/adr/0011).
 
 ``receive`` is all the request does once its input is valid: one INSERT of the order request,
-committed at once, and one broker message to the intake worker. ``place`` is the worker's half:
+committed at once, and one broker message to the intake worker; or, with
+ORDER_INTAKE_HAND_OVER=claimed, no message at all: a PostgreSQL NOTIFY in the same transaction
+wakes ``manage.py intake_worker``, which claims received requests in batches
+(``place_claimed``, docs/adr/0025). ``place`` is the worker's half:
 it places the order through ``monolithos.placement.accept`` (order, lines, invoice, outbox
 messages, mails and stock in one transaction; the order is owned by the request's caller) and
 records the outcome on the request, in that same transaction, so a request is placed once or not
@@ -20,6 +23,7 @@ IDEMPOTENCY_KEY_TTL_HOURS after their request was processed.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,7 +37,7 @@ from django.utils import timezone
 from rest_framework import status
 from rest_framework.exceptions import APIException
 
-from monolithos import placement
+from monolithos import announcements, catalogue, placement
 from monolithos.mailer import NotificationService
 from monolithos.models import OrderRequest
 from monolithos.placement import OrderError
@@ -49,6 +53,10 @@ logger = structlog.get_logger(__name__)
 
 MAX_KEY_LENGTH = 255
 PLACE_TASK = "monolithos.tasks.place_order_request"
+# ORDER_INTAKE_HAND_OVER: "broker" sends each request to the Celery intake queue after its
+# commit; "claimed" leaves it for ``manage.py intake_worker`` (docs/adr/0025).
+BROKER = "broker"
+CLAIMED = "claimed"
 
 
 class KeyReused(APIException):
@@ -67,12 +75,13 @@ def receive(*, owner_id: int, key: str | None, payload: dict[str, Any]) -> Recei
     """Record an order request and hand it to the intake worker, or replay the first one.
 
     The payload is checked against the catalogue first (``placement.validate``: unknown SKU
-    or discount code, stock on hand, read without a lock) and OrderError says what is wrong;
+    or discount code, stock on hand, read without a lock, from the process's copy when it
+    has one) and OrderError says what is wrong;
     the worker checks again, under the stock's lock. Raises KeyReused when ``key`` came with
     another body.
     """
     try:
-        placement.validate(payload, repo=DatabaseRepo())
+        _check_against_catalogue(payload)
     except OrderError:
         # A retry whose first request was accepted replays it, even if the stock is gone since.
         first = _first_with(owner_id, key, payload)
@@ -88,13 +97,29 @@ def receive(*, owner_id: int, key: str | None, payload: dict[str, Any]) -> Recei
                 trace_id=trace.current_trace_id() or "",
                 created_at=timezone.now(),
             )
-            transaction.on_commit(lambda: _hand_over(request.pk, request.trace_id))
+            if settings.ORDER_INTAKE_HAND_OVER == CLAIMED:
+                announcements.announce()  # delivered when this transaction commits
+            else:
+                transaction.on_commit(lambda: _hand_over(request.pk, request.trace_id))
     except IntegrityError:
         first = _first_with(owner_id, key, payload)
         if first is None:
             raise
         return first
     return Received(request, replayed=False)
+
+
+def _check_against_catalogue(payload: dict[str, Any]) -> None:
+    """The process's copy of the catalogue lets an order through; only the database refuses it.
+
+    A copy that missed a change could refuse an order the database would take; one that lets
+    through an order the stock no longer covers is rejected by the worker, as a race for the
+    last units always could be (docs/adr/0025).
+    """
+    try:
+        placement.validate(payload, repo=catalogue.intake_copy())
+    except OrderError:
+        placement.validate(payload, repo=DatabaseRepo())
 
 
 def _first_with(owner_id: int, key: str | None, payload: dict[str, Any]) -> Received | None:
@@ -130,25 +155,78 @@ def place(request_id: int) -> OrderRequest | None:
         request = OrderRequest.objects.select_for_update().filter(pk=request_id).first()
         if request is None or request.status != OrderRequest.RECEIVED:
             return request
-        try:
-            # Under the trace id of the request that accepted it, however the message came.
-            with trace.bound_trace_id(request.trace_id or None), transaction.atomic():
-                request.order = placement.accept(
-                    request.payload, owner_id=request.owner_id, repo=DatabaseRepo(), mails=mails
-                )
-        except OrderError as error:
-            # Valid when it arrived, not any more (the last units went to an earlier order).
-            request.status = OrderRequest.REJECTED
-            request.errors = {error.field: [str(error)]}
-            mails.send_request_rejected(request)
-            logger.info("order_request_rejected", request=request.pk, errors=request.errors)
-        else:
-            request.status = OrderRequest.PLACED
-        request.processed_at = timezone.now()
-        request.save(update_fields=["order", "status", "errors", "processed_at"])
-        completion.done_in_this_transaction()  # when a sweep handed it over (docs/adr/0015)
-    ORDER_REQUEST_WAIT_SECONDS.observe((request.processed_at - request.created_at).total_seconds())
+        _place_locked(request, mails)
+    _observe_wait(request)
     return request
+
+
+@dataclass(frozen=True)
+class ClaimedBatch:
+    """What one claim did: the requests processed, and those that failed (left received)."""
+
+    processed: list[OrderRequest]
+    failed: list[int]
+
+
+def place_claimed(*, limit: int, passing_over: Collection[int] = ()) -> ClaimedBatch:
+    """Claim up to ``limit`` received requests and place each: the intake worker's batch.
+
+    ``SELECT ... FOR UPDATE SKIP LOCKED`` (a no-op on SQLite, whose writers take turns): two
+    intake workers, or a worker and a Celery ``place`` of a sweep's hand-over, never hold the
+    same request, and a request is placed once because its status is read under its lock.
+    Each request is placed in a savepoint of its own: one that fails unexpectedly is left
+    received (``passing_over`` lets the caller leave it for a while; the sweep is the safety
+    net) and the others' outcomes commit.
+    """
+    mails = NotificationService(QueuedNotifications())
+    processed: list[OrderRequest] = []
+    failed: list[int] = []
+    with transaction.atomic():
+        claimed = list(
+            OrderRequest.objects.select_for_update(skip_locked=True)
+            .filter(status=OrderRequest.RECEIVED)
+            .exclude(pk__in=list(passing_over))
+            .order_by("pk")[:limit]
+        )
+        for request in claimed:
+            try:
+                with transaction.atomic():
+                    _place_locked(request, mails)
+            except Exception:
+                logger.exception("order_request_placement_failed", request=request.pk)
+                failed.append(request.pk)
+            else:
+                processed.append(request)
+    for request in processed:
+        _observe_wait(request)
+    return ClaimedBatch(processed=processed, failed=failed)
+
+
+def _place_locked(request: OrderRequest, mails: NotificationService) -> None:
+    """Place or reject a received request whose row the caller's transaction has locked."""
+    try:
+        # Under the trace id of the request that accepted it, however the message came.
+        with trace.bound_trace_id(request.trace_id or None), transaction.atomic():
+            request.order = placement.accept(
+                request.payload, owner_id=request.owner_id, repo=DatabaseRepo(), mails=mails
+            )
+    except OrderError as error:
+        # Valid when it arrived, not any more (the last units went to an earlier order).
+        request.status = OrderRequest.REJECTED
+        request.errors = {error.field: [str(error)]}
+        mails.send_request_rejected(request)
+        logger.info("order_request_rejected", request=request.pk, errors=request.errors)
+    else:
+        request.status = OrderRequest.PLACED
+    request.processed_at = timezone.now()
+    request.save(update_fields=["order", "status", "errors", "processed_at"])
+    completion.done_in_this_transaction()  # when a sweep handed it over (docs/adr/0015)
+
+
+def _observe_wait(request: OrderRequest) -> None:
+    if request.processed_at is not None:
+        waited = (request.processed_at - request.created_at).total_seconds()
+        ORDER_REQUEST_WAIT_SECONDS.observe(waited)
 
 
 def handover_key(request_id: int) -> str:

@@ -75,10 +75,14 @@ class CleanOrder:
     lines: tuple[tuple[Product, int], ...]
 
 
-class PlacementRepository(Protocol):
-    """What placement needs from the database (``monolithos.repository.DatabaseRepo``)."""
+class CatalogueReader(Protocol):
+    """What checking an order needs: its products (``monolithos.catalogue`` keeps a copy)."""
 
     def product_by_sku(self, sku: str) -> Product | None: ...
+
+
+class PlacementRepository(CatalogueReader, Protocol):
+    """What placement needs from the database (``monolithos.repository.DatabaseRepo``)."""
 
     def take_stock(self, product: Product, quantity: int) -> bool: ...
 
@@ -173,7 +177,7 @@ def _merged_lines(data: Mapping[str, Any]) -> dict[str, int]:
     return merged
 
 
-def validate(data: object, *, repo: PlacementRepository) -> CleanOrder:
+def validate(data: object, *, repo: CatalogueReader) -> CleanOrder:
     """Check an order against the contract and the catalogue (stock read without a lock).
 
     Raises OrderError naming the first field that is wrong; writes nothing.

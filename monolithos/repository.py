@@ -3,6 +3,7 @@
 from django.db.models import F
 
 from config import routers
+from monolithos import catalogue
 from monolithos.models import Customer, Invoice, Order, OrderLine, Product
 
 
@@ -12,14 +13,18 @@ class DatabaseRepo:
 
     def take_stock(self, product, quantity):
         """Conditional UPDATE: False when the stock is no longer there (a concurrent order won)."""
-        return bool(
+        taken = bool(
             Product.objects.filter(pk=product.pk, stock__gte=quantity).update(
                 stock=F("stock") - quantity
             )
         )
+        if taken:
+            catalogue.changed()  # the intake's copies read the stock again (docs/adr/0025)
+        return taken
 
     def release_stock(self, product_id, quantity):
         Product.objects.filter(pk=product_id).update(stock=F("stock") + quantity)
+        catalogue.changed()
 
     def customer_for(self, email, name):
         customer, _ = Customer.objects.get_or_create(email=email, defaults={"name": name})

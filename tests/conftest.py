@@ -271,6 +271,14 @@ def _broker_and_cache_answering() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _no_remembered_tokens() -> None:
+    """Each test starts as a fresh process would: no token authenticated yet."""
+    from httpapi.authentication import recent_tokens
+
+    recent_tokens.forget_all()
+
+
+@pytest.fixture(autouse=True)
 def _isolated_media(settings: Any, tmp_path: Path) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
 

@@ -182,7 +182,9 @@ def test_a_running_dispatch_holds_its_shipment_until_the_hard_time_limit(supplie
 
 def test_a_retry_due_beyond_the_countdown_cap_is_left_to_the_sweep(supplier, settings, monkeypatch):
     settings.SUPPLIER_BACKGROUND_ATTEMPTS = 1
-    settings.DISPATCH_RETRY_INITIAL_SECONDS = 3600.0  # due in an hour: past the 10-minute cap
+    # Due in an hour: past the 10-minute cap.
+    settings.DISPATCH_ATTEMPT_BACKOFF_SECONDS = 3600.0
+    settings.DISPATCH_ATTEMPT_BACKOFF_MAX_SECONDS = 3600.0
     supplier.set_chaos(failure_rate=1.0)
     shipment = pending_shipment()
     monkeypatch.setattr(dispatch_shipment, "retry", lambda **_: pytest.fail("no retry"))

@@ -345,3 +345,15 @@ def test_the_cache_is_shared_through_redis_when_cache_url_is_set(cache_url, back
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == backend
+
+
+def test_an_attempt_backoff_capped_below_its_first_delay_stops_start_up():
+    result = manage(
+        "check", DISPATCH_ATTEMPT_BACKOFF_SECONDS="5", DISPATCH_ATTEMPT_BACKOFF_MAX_SECONDS="1"
+    )
+
+    assert result.returncode == 1
+    assert (
+        "DISPATCH_ATTEMPT_BACKOFF_MAX_SECONDS must be at least DISPATCH_ATTEMPT_BACKOFF_SECONDS"
+        in result.stderr
+    )

@@ -209,6 +209,23 @@ def celery_process(
             stop(process)
 
 
+@contextmanager
+def intake_worker_process(system: RunningSystem, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``manage.py intake_worker`` (the Procfile's ``intake``), logging to ``log``; the caller
+    stops it (SIGTERM to its session) and reads how it ended."""
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "intake_worker"],
+            cwd=ROOT, env={**system.env, "LOG_LEVEL": "INFO"}, stdout=output,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                stop(process)
+
+
 def stop(process: subprocess.Popen[bytes]) -> None:
     """Stop a process started in its own session, and its children: SIGTERM, then SIGKILL.
 

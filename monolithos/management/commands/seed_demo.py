@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from monolithos import catalogue
 from monolithos.models import Customer, Product
 
 PRODUCTS = [
@@ -44,6 +45,7 @@ class Command(BaseCommand):
                 sku=sku, defaults={"name": name, "price": Decimal(price), "stock": stock}
             )
             created += was_created
+        catalogue.changed()
         for name, email in CUSTOMERS:
             _, was_created = Customer.objects.get_or_create(email=email, defaults={"name": name})
             created += was_created
