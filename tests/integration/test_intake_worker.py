@@ -1,9 +1,11 @@
 """ORDER_INTAKE_HAND_OVER=claimed: the request writes one row, the intake worker claims it.
 
 The worker's loop runs ``until_idle`` in the test's thread, or in real threads with their own
-connections for the concurrent claims (PostgreSQL's SKIP LOCKED; SQLite's writers take turns,
-so those two tests are PostgreSQL's). Nothing waits on a sleep: an announcement is counted, a
-thread is joined.
+connections for the concurrent claims (PostgreSQL's SKIP LOCKED; on SQLite the IMMEDIATE
+transactions make the writers take turns, and the claim reads the status under that lock).
+LISTEN/NOTIFY is PostgreSQL's, so the announcement test runs on the PostgreSQL run only (on
+SQLite the worker polls). Nothing waits on a sleep: an announcement is counted, a thread is
+joined.
 """
 
 from __future__ import annotations
@@ -38,8 +40,9 @@ def claimed(settings: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 @pytest.fixture
 def postgresql_only() -> None:
+    """LISTEN/NOTIFY, which only PostgreSQL has (CI's PostgreSQL run); SQLite's worker polls."""
     if connection.vendor != "postgresql":
-        pytest.skip("SKIP LOCKED and LISTEN/NOTIFY are PostgreSQL's; SQLite's writers take turns")
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; on SQLite the intake worker polls")
 
 
 @pytest.fixture
@@ -135,7 +138,7 @@ def test_the_command_places_what_is_waiting_and_exits(api: APIClient, capsys: An
 
 
 @pytest.mark.django_db(databases=["default", "logistics"], transaction=True)
-@pytest.mark.usefixtures("postgresql_only", "box", "claimed")
+@pytest.mark.usefixtures("box", "claimed")
 def test_two_workers_never_place_one_request_twice(api: APIClient, settings: Any) -> None:
     settings.INTAKE_WORKER_BATCH = 3
     ids = accept(api, 30)
