@@ -1,0 +1,113 @@
+"""What became of a round's orders, read from the system and from what left it.
+
+An order counts as shipped when the supplier's ledger holds its dispatch (the simulator's own
+record, not the order's columns), as invoiced when its invoice has a rendered version, as
+mailed when its customer's confirmation is among the mails the filebased backend wrote. Work
+done twice is counted the same way: two dispatches of one order in the ledger, two identical
+mails, two orders for one customer address. Shared by the flake and herd rounds.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.herd import read_mails
+
+KINDS = ("placed", "shipped", "invoiced", "mailed")
+
+
+@dataclass(frozen=True)
+class Work:
+    """The round's orders at one instant: how many of each kind of work is done, and twice."""
+
+    orders: int  # accepted by the caller
+    placed: int
+    shipped: int
+    invoiced: int
+    mailed: int
+    dispatched_twice: int
+    mailed_twice: int
+    placed_twice: int
+
+    def done(self, kind: str) -> int:
+        return int(getattr(self, kind))
+
+    @property
+    def drained(self) -> bool:
+        return all(self.done(kind) >= self.orders for kind in KINDS)
+
+    @property
+    def lost(self) -> int:
+        """Accepted orders some kind of work never reached (at the end of the wait)."""
+        return max(self.orders - min(self.done(kind) for kind in KINDS), 0)
+
+    @property
+    def duplicated(self) -> int:
+        return self.dispatched_twice + self.mailed_twice + self.placed_twice
+
+
+def tally(
+    numbers: Sequence[str],
+    emails: Sequence[str],
+    *,
+    ledger: Sequence[dict[str, Any]],
+    rendered: set[str],
+    in_database: Counter[str],
+    mails: Sequence[tuple[str, str]],
+) -> Work:
+    """The pure count: ``in_database`` is orders per customer address, ``mails`` (to, subject)."""
+    wanted = set(numbers)
+    per_ref = Counter(str(d.get("order_ref")) for d in ledger if str(d.get("order_ref")) in wanted)
+    addresses = {email.lower() for email in emails}
+    confirmations = Counter(
+        (to, subject) for to, subject in mails if to in addresses and subject.startswith("Your ")
+    )
+    mailed = {subject.rsplit(" ", 1)[-1] for (_, subject) in confirmations} & wanted
+    return Work(
+        orders=len(wanted),
+        placed=sum(1 for email in addresses if in_database[email]),
+        shipped=len(per_ref),
+        invoiced=len(rendered & wanted),
+        mailed=len(mailed),
+        dispatched_twice=sum(1 for count in per_ref.values() if count > 1),
+        mailed_twice=sum(count - 1 for count in confirmations.values() if count > 1),
+        placed_twice=sum(1 for email in addresses if in_database[email] > 1),
+    )
+
+
+def observe(
+    numbers: Sequence[str],
+    emails: Sequence[str],
+    *,
+    ledger: Sequence[dict[str, Any]],
+    mail_dir: Path,
+) -> Work:
+    """The round's orders now, from both databases' owners, the ledger and the mail files."""
+    from django.db import connections
+
+    with connections["default"].cursor() as cursor:
+        cursor.execute(
+            "SELECT lower(c.email), count(o.id) FROM monolithos_customer c "
+            "JOIN monolithos_order o ON o.customer_id = c.id "
+            "WHERE lower(c.email) = ANY(%s) GROUP BY lower(c.email)",
+            [[email.lower() for email in emails]],
+        )
+        in_database: Counter[str] = Counter({row[0]: int(row[1]) for row in cursor.fetchall()})
+        cursor.execute(
+            "SELECT o.number FROM monolithos_invoice i JOIN monolithos_order o "
+            "ON o.id = i.order_id WHERE i.rendered_version IS NOT NULL AND o.number = ANY(%s)",
+            [list(numbers)],
+        )
+        rendered = {row[0] for row in cursor.fetchall()}
+    return tally(
+        numbers,
+        emails,
+        ledger=ledger,
+        rendered=rendered,
+        in_database=in_database,
+        mails=read_mails(mail_dir),
+    )
