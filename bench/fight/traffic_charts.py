@@ -61,9 +61,10 @@ def breaker_states(
     known = [(t, BREAKER_LEVELS[s]) for t, s in samples if s in BREAKER_LEVELS]
     if known:
         axes.step([t for t, _ in known], [level for _, level in known], where="post", color=AFTER)
-    for at, label in events:
+    for index, (at, label) in enumerate(events):
         axes.axvline(at, color="#718096", linestyle="--", linewidth=0.8)
-        axes.annotate(label, (at, 2.15), rotation=90, fontsize=7, va="bottom", ha="right")
+        # Events close together: their labels on alternating heights.
+        axes.annotate(label, (at, 2.3 + 0.55 * (index % 2)), fontsize=7, ha="left", va="center")
     axes.set_yticks(list(BREAKER_LEVELS.values()), [s.replace("_", "-") for s in BREAKER_LEVELS])
     axes.set_ylim(-0.3, 3.4)
     axes.set_xlabel("time since the round started (s)")
@@ -83,8 +84,12 @@ def drains(
     figure, panes = plt.subplots(1, len(series), figsize=(10, 3.8), sharey=True, squeeze=False)
     for axes, (side, points) in zip(panes[0], series.items(), strict=True):
         for kind, colour in KIND_COLOURS.items():
-            axes.plot(
-                [t for t, _ in points], [done[kind] for _, done in points], color=colour, label=kind
+            axes.step(
+                [t for t, _ in points],
+                [done[kind] for _, done in points],
+                where="post",  # a count holds until the next poll saw it change
+                color=colour,
+                label=kind,
             )
         axes.axhline(orders[side], color="#a0aec0", linestyle=":", linewidth=0.8)
         axes.set_title(f"{side}: {orders[side]} orders accepted")

@@ -111,3 +111,16 @@ def observe(
         in_database=in_database,
         mails=read_mails(mail_dir),
     )
+
+
+def order_numbers(emails: Sequence[str]) -> list[str]:
+    """The numbers of the orders these customers have, as the database holds them now."""
+    from django.db import connections
+
+    with connections["default"].cursor() as cursor:
+        cursor.execute(
+            "SELECT o.number FROM monolithos_order o JOIN monolithos_customer c "
+            "ON c.id = o.customer_id WHERE lower(c.email) = ANY(%s)",
+            [[email.lower() for email in emails]],
+        )
+        return [str(row[0]) for row in cursor.fetchall()]
