@@ -22,9 +22,9 @@ def answer(side: str, seconds: float, kind: str = "place") -> Answer:
 
 
 def flake_sides(*, new_work: Work, hang: bool = False) -> dict[str, flake.Side]:
-    legacy = flake.Side("legacy", [answer("legacy", 5.2), answer("legacy", 0.1)], ["ORD-1"])
+    legacy = flake.Side("legacy", [answer("legacy", 3.1), answer("legacy", 0.1)], ["ORD-1"])
     legacy.work = work(1, done=0)
-    new = flake.Side("new", [answer("new", 5.0 if hang else 0.1)], ["ORD-2"], ["b@example.com"])
+    new = flake.Side("new", [answer("new", 3.0 if hang else 0.1)], ["ORD-2"], ["b@example.com"])
     new.work = new_work
     return {"legacy": legacy, "new": new}
 
@@ -38,7 +38,9 @@ def held(result) -> dict[str, bool]:
 
 
 def test_the_flake_round_holds_on_the_new_sides_numbers_not_the_legacy_ones():
-    result = flake.judge(flake_sides(new_work=work(1)), flake.Side("down"), opened_and_closed())
+    result = flake.judge(
+        flake_sides(new_work=work(1)), flake.Side("down"), opened_and_closed(), hang_wait_s=3.0
+    )
 
     assert result.held, held(result)
     assert "waited on a hang 1 -> 0" in result.summary
@@ -47,16 +49,24 @@ def test_the_flake_round_holds_on_the_new_sides_numbers_not_the_legacy_ones():
 
 def test_the_flake_round_fails_on_a_lost_order_a_double_dispatch_a_hang_or_a_stuck_breaker():
     assert not flake.judge(
-        flake_sides(new_work=work(1, done=0)), flake.Side("d"), opened_and_closed()
+        flake_sides(new_work=work(1, done=0)), flake.Side("d"), opened_and_closed(), hang_wait_s=3.0
     ).held
     assert not flake.judge(
-        flake_sides(new_work=work(1, twice=1)), flake.Side("d"), opened_and_closed()
+        flake_sides(new_work=work(1, twice=1)),
+        flake.Side("d"),
+        opened_and_closed(),
+        hang_wait_s=3.0,
     ).held
     assert not flake.judge(
-        flake_sides(new_work=work(1), hang=True), flake.Side("d"), opened_and_closed()
+        flake_sides(new_work=work(1), hang=True),
+        flake.Side("d"),
+        opened_and_closed(),
+        hang_wait_s=3.0,
     ).held
     never_closed = flake.Breaker(open_after_s=1.0)
-    assert not flake.judge(flake_sides(new_work=work(1)), flake.Side("d"), never_closed).held
+    assert not flake.judge(
+        flake_sides(new_work=work(1)), flake.Side("d"), never_closed, hang_wait_s=3.0
+    ).held
 
 
 def herd_side(name: str, accepted: int, *, lost: int = 0, twice: int = 0) -> herd_round.Side:
