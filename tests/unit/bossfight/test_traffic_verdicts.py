@@ -160,3 +160,24 @@ def test_the_breaker_state_is_read_from_the_readiness_body():
     assert breaker_state_from(body("breaker open")) == "open"
     assert breaker_state_from(body("breaker half-open")) == "half_open"
     assert breaker_state_from({"checks": {}}) == "unknown"
+
+
+def test_the_mail_box_reads_a_file_again_once_it_grew(tmp_path):
+    from bench.fight.work import MailBox
+    from tests.system.mails import SEPARATOR
+
+    def message(to: str, subject: str) -> bytes:
+        return f"Subject: {subject}\nTo: {to}\n\nbody\n".encode() + SEPARATOR
+
+    connection = tmp_path / "20261204-013026-1.log"
+    connection.write_bytes(message("A@example.com", "Your order ORD-1"))
+    box = MailBox(tmp_path)
+
+    assert box.read() == [("a@example.com", "Your order ORD-1")]
+    with connection.open("ab") as still_open:
+        still_open.write(message("sales@example.com, b@example.com", "New order"))
+    assert box.read() == [
+        ("a@example.com", "Your order ORD-1"),
+        ("sales@example.com", "New order"),
+        ("b@example.com", "New order"),
+    ]
