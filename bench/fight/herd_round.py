@@ -93,16 +93,19 @@ def watch_drain(arena: Arena, side: Side, fired: threading.Event, timeout: float
     """
     started = time.perf_counter()
     while True:
-        now = time.perf_counter() - started
+        answered = fired.is_set()  # before the poll: the numbers it counts are all known
         numbers = order_numbers(side.emails)
         work = observe(numbers, side.emails, ledger=arena.ledger(), mail_dir=arena.run.mail_dir)
+        # Stamped when the poll ends: what it counted was done by then (a poll takes a while
+        # on a loaded machine; its start would date the work too early).
+        now = time.perf_counter() - started
         side.drain.append((now, {kind: work.done(kind) for kind in KINDS}))
-        if fired.is_set():
+        if answered:
             side.work = observe(
                 side.numbers, side.emails, ledger=arena.ledger(), mail_dir=arena.run.mail_dir
             )
             if side.work.drained:
-                side.drained_s = now
+                side.drained_s = time.perf_counter() - started
                 return
         if now > timeout:
             return
