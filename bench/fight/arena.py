@@ -20,6 +20,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -95,7 +96,8 @@ class Arena:
     def customer(self, tag: str) -> str:
         """A customer e-mail no other order of the fight uses (mails are counted per address)."""
         self.customers += 1
-        return f"herd-{self.run.run_id}-{tag}-{self.customers}@example.com"
+        local = re.sub(r"[^a-z0-9]+", "-", tag.lower()).strip("-")
+        return f"herd-{self.run.run_id}-{local}-{self.customers}@example.com"
 
     def set_modes(self, mode: str, routes: tuple[str, ...] = STRANGLED) -> None:
         """Routes to ``mode`` through the strangler's service, as the ops panel does."""

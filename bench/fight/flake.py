@@ -208,6 +208,8 @@ def judge(
 ) -> RoundResult:
     new, legacy = sides["new"], sides["legacy"]
     waited = {side.name: side.waited_on_hang(hang_wait_s) for side in (legacy, new)}
+    placed = [a for a in new.answers + down_side.answers if a.kind == "place"]
+    refused = sum(1 for a in placed if a.status != 201)
     work = new.work
     lost = work.lost if work else len(new.numbers) + len(down_side.numbers)
     twice = work.dispatched_twice if work else 0
@@ -218,6 +220,12 @@ def judge(
             f"{lost} of {len(new.numbers) + len(down_side.numbers)} accepted orders not placed, "
             f"dispatched, invoiced and mailed by the end (legacy: "
             f"{legacy.work.lost if legacy.work else '?'} of {len(legacy.numbers)})",
+        ),
+        Defense(
+            "the new side took every order, the supplier failing, hanging or down",
+            bool(placed) and refused == 0,
+            f"{len(placed) - refused} of {len(placed)} placements answered 201, "
+            f"{len(down_side.numbers)} of them while the supplier was down",
         ),
         Defense(
             "the new side dispatched no order twice (the supplier's ledger)",

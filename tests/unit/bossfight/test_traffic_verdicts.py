@@ -17,8 +17,8 @@ def work(orders: int, *, done: int | None = None, twice: int = 0) -> Work:
     return Work(orders, done, done, done, done, twice, 0, 0)
 
 
-def answer(side: str, seconds: float, kind: str = "place") -> Answer:
-    return Answer(kind, side, "t", 0.0, seconds, 201)
+def answer(side: str, seconds: float, kind: str = "place", status: int = 201) -> Answer:
+    return Answer(kind, side, "t", 0.0, seconds, status)
 
 
 def flake_sides(*, new_work: Work, hang: bool = False) -> dict[str, flake.Side]:
@@ -62,6 +62,10 @@ def test_the_flake_round_fails_on_a_lost_order_a_double_dispatch_a_hang_or_a_stu
         flake.Side("d"),
         opened_and_closed(),
         hang_wait_s=3.0,
+    ).held
+    refused_while_down = flake.Side("d", [answer("new", 0.01, status=400)])
+    assert not flake.judge(
+        flake_sides(new_work=work(1)), refused_while_down, opened_and_closed(), hang_wait_s=3.0
     ).held
     never_closed = flake.Breaker(open_after_s=1.0)
     assert not flake.judge(
