@@ -35,6 +35,7 @@ TITLE = "The flake: breaker, retries, fallback against a supplier that fails and
 STEPS = 5
 FAILURE_RATE, HANG_RATE, HANG_S = 0.5, 0.1, 5.0
 CALLERS = 8  # shop clients at once
+OUTAGE_ORDERS = 40  # at most, while waiting for the breaker to open
 SIDES = ("legacy", "new")
 
 
@@ -85,7 +86,11 @@ class Sampler(threading.Thread):
 
     def run(self) -> None:
         while not self.stopping.is_set():
-            self.samples.append((time.monotonic() - self.started, self.arena.breaker_state()))
+            try:
+                state = self.arena.breaker_state()
+            except ValueError:  # a body that is not the readiness JSON (a proxy's error page)
+                state = "unknown"
+            self.samples.append((time.monotonic() - self.started, state))
             self.stopping.wait(0.5)
 
     def latest(self) -> str:
@@ -142,8 +147,12 @@ def outage(
     down = since()
     breaker.events.append((down, "supplier down"))
     deadline = time.monotonic() + (60 if quick else 120)
-    while sampler.latest() != "open" and time.monotonic() < deadline:
-        exercise(arena, down_side, 1)  # an order a step: its dispatch fails at the supplier
+    # An order a step, its dispatch failing at the supplier, until the breaker opens; a bound
+    # on both, so a breaker that never opens fails the round instead of flooding the system.
+    for _ in range(OUTAGE_ORDERS):
+        if sampler.latest() == "open" or time.monotonic() > deadline:
+            break
+        exercise(arena, down_side, 1)
         time.sleep(0.25)
     if sampler.latest() == "open":
         breaker.open_after_s = since() - down
