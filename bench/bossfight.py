@@ -4,9 +4,15 @@ Each round replays one phase's attack against its defense and prints a verdict l
 bar on stderr while it runs); the report is a self-contained HTML file and a Markdown summary
 with a table per round, before against after, and charts.
 
+The flake, black box and herd rounds run traffic against the whole system, started once for
+them (``bench/fight/arena.py``, bench/herd.py's harness) on fresh PostgreSQL databases
+(``--db-prefix``) and two dedicated Redis databases (``--redis``, ``--cache``: flushed).
+
     .venv/bin/python bench/bossfight.py                          # every round, full size
-    .venv/bin/python bench/bossfight.py --quick --rounds tangle  # what CI runs
+    .venv/bin/python bench/bossfight.py --quick                  # what CI runs
     .venv/bin/python bench/bossfight.py --rounds tangle --write-assessment-metrics
+    .venv/bin/python bench/bossfight.py --rounds flake,herd --db-prefix monolithos_mine \\
+        --redis redis://127.0.0.1:6379/4 --cache redis://127.0.0.1:6379/5
 
 Exit status: 0 when every defense held; 1 when one failed; 2 when the run could not be made.
 """
@@ -24,12 +30,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import herd  # noqa: E402
+from bench.fight import arena  # noqa: E402
 from bench.fight.assessment import ASSESSMENT, NoMarkers, write_metrics  # noqa: E402
 from bench.fight.imports import ProbeFailed  # noqa: E402
 from bench.fight.report import Run, write_report  # noqa: E402
 from bench.fight.rounds import ROUNDS  # noqa: E402
 from bench.fight.source_tree import NotACheckout, head_commit  # noqa: E402
 from bench.fight.tangle import NAME as TANGLE  # noqa: E402
+
+# Stock for every order the rounds place at full size (herd's set-up sizes it).
+ORDERS_STOCKED = 2500
+# Quick runs wait less for the breaker to try the supplier again (15 s in production).
+QUICK_ENV = {"BREAKER_RESET_TIMEOUT": "5"}
 
 
 def rounds(raw: str) -> list[str]:
@@ -48,9 +61,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="bench/bossfight.py",
         description="The boss fight: the modernization's phases as rounds, each with a verdict.",
-        epilog=f"rounds that exist:\n{listing}\n\nThe flake, black box and herd rounds are not "
-        "rounds of this command yet; their benchmarks are bench/supplier.py, "
-        "bench/instrumentation_overhead.py and bench/herd.py.",
+        epilog=f"rounds that exist:\n{listing}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
@@ -62,7 +73,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="reduced sizes, for CI (the tangle round reads code only: the same in both sizes)",
+        help="reduced sizes, for CI: tens of orders (the tangle round reads code only: the "
+        "same in both sizes)",
     )
     parser.add_argument(
         "--output",
@@ -75,6 +87,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help=f"also write the tangle round's tables into {ASSESSMENT.relative_to(ROOT)}",
     )
+    arena.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.write_assessment_metrics and TANGLE not in args.rounds:
         parser.error("--write-assessment-metrics needs the tangle round")
@@ -85,13 +98,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     command = shlex.join(["bench/bossfight.py", *(sys.argv[1:] if argv is None else argv)])
     started, clock = datetime.datetime.now(datetime.UTC), time.monotonic()
+    ring = arena.Ring(args, orders=ORDERS_STOCKED, extra=QUICK_ENV if args.quick else {})
+    if any(ROUNDS[name].runs_traffic for name in args.rounds):
+        herd.raise_file_limit(4 * 1000 + 1024)
+        ring.adopt_environment()
+    results = []
     try:
-        commit = head_commit()
-        results = []
-        for name in args.rounds:
-            result = ROUNDS[name].run(quick=args.quick)
-            print(result.verdict, flush=True)
-            results.append(result)
+        with herd.terminate_on_sigterm():
+            commit = head_commit()
+            for name in args.rounds:
+                result = ROUNDS[name].run(quick=args.quick, arena=ring)
+                print(result.verdict, flush=True)
+                results.append(result)
+            ring.failed = not all(result.held for result in results)
+            ring.close()
         run = Run(
             command=command,
             commit=commit,
@@ -102,9 +122,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.write_assessment_metrics:
             write_metrics(next(r for r in results if r.name == TANGLE), run)
             written.append(ASSESSMENT)
-    except (NotACheckout, ProbeFailed, NoMarkers) as exc:
+    except (NotACheckout, ProbeFailed, NoMarkers, herd.RunFailed) as exc:
         print(f"bossfight: the run could not be made: {exc}", file=sys.stderr)
+        ring.failed = True
         return 2
+    finally:
+        ring.close()
     for finding in (f for r in results for f in r.findings):
         print(f"  - {finding}")
     print("report: " + ", ".join(str(path) for path in written[:2]))

@@ -32,6 +32,9 @@ from bench.fight.tangle_tables import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from bench.fight.arena import Arena
     from bench.fight.injection import InjectionRun
 
 NAME = "tangle"
@@ -52,8 +55,9 @@ def _run_injection() -> InjectionRun:
     return run_on_fakes()
 
 
-def run(*, quick: bool) -> RoundResult:
+def run(*, quick: bool, arena: Callable[[], Arena]) -> RoundResult:
     """The tangle round (the same size with ``quick``: it reads code, it starts nothing)."""
+    del arena  # the code is the attack: no system to run
     progress = Progress(NAME, STEPS)
     declared = project_packages()
     progress.step("finding the first commit")

@@ -18,19 +18,23 @@ def test_help_names_the_rounds_that_exist(capsys):
     out = capsys.readouterr().out
     assert exit_.value.code == 0
     assert "rounds that exist:\n  tangle " in out
-    assert "The flake, black box and herd rounds are not rounds of this command yet" in out
+    for name in ("flake", "blackbox", "herd"):
+        assert f"\n  {name:<8} " in out
 
 
 def test_a_round_that_does_not_exist_is_refused(capsys):
     with pytest.raises(SystemExit) as exit_:
-        parse_args(["--rounds", "tangle,flake"])
+        parse_args(["--rounds", "tangle,stampede"])
 
     assert exit_.value.code == 2
-    assert "no such round: flake (rounds that exist: tangle)" in capsys.readouterr().err
+    assert (
+        "no such round: stampede (rounds that exist: tangle, flake, blackbox, herd)"
+        in capsys.readouterr().err
+    )
 
 
 def test_the_assessment_metrics_need_the_tangle_round():
-    assert parse_args(["--quick"]).rounds == ["tangle"]
+    assert parse_args(["--quick"]).rounds == ["tangle", "flake", "blackbox", "herd"]
     assert parse_args(["--rounds", "tangle", "--write-assessment-metrics"]).write_assessment_metrics
 
 
@@ -75,16 +79,20 @@ def test_the_exit_status_says_whether_every_defense_held(monkeypatch, tmp_path, 
             summary="numbers",
             defenses=tuple(Defense(f"d{n}", h, "") for n, h in enumerate(defenses_held)),
         )
-        monkeypatch.setitem(bossfight.ROUNDS, "tangle", Round("tangle", "", lambda quick: result))
-        return bossfight.main(["--quick", "--output", str(tmp_path)])
 
-    def cannot_run(*, quick: bool) -> RoundResult:
+        def held(*, quick: bool, arena: object) -> RoundResult:
+            return result
+
+        monkeypatch.setitem(bossfight.ROUNDS, "tangle", Round("tangle", "", held, False))
+        return bossfight.main(["--quick", "--rounds", "tangle", "--output", str(tmp_path)])
+
+    def cannot_run(*, quick: bool, arena: object) -> RoundResult:
         raise ProbeFailed("probing /tmp/tree failed")
 
     assert fight(True, True) == 0
     assert fight(True, False) == 1
     assert "TANGLE   FAILED  numbers" in capsys.readouterr().out
     assert (tmp_path / "report.html").exists()
-    monkeypatch.setitem(bossfight.ROUNDS, "tangle", Round("tangle", "", cannot_run))
-    assert bossfight.main(["--quick", "--output", str(tmp_path)]) == 2
+    monkeypatch.setitem(bossfight.ROUNDS, "tangle", Round("tangle", "", cannot_run, False))
+    assert bossfight.main(["--quick", "--rounds", "tangle", "--output", str(tmp_path)]) == 2
     assert "the run could not be made: probing /tmp/tree failed" in capsys.readouterr().err
