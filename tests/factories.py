@@ -8,8 +8,9 @@ from decimal import Decimal
 from typing import Any
 
 import factory
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from factory.django import DjangoModelFactory
+from rest_framework.test import APIClient
 
 from monolithos.models import Customer, Order, OrderLine, Product
 
@@ -29,6 +30,31 @@ class StaffUserFactory(DjangoModelFactory):
     is_staff = True
     is_superuser = True
     password = factory.django.Password("correct horse battery staple")
+
+
+def _may_place_for_any_customer(user: User, create: bool, extracted: object) -> None:
+    user.user_permissions.add(Permission.objects.get(codename="place_order_for_any_customer"))
+
+
+class ShopAccountFactory(DjangoModelFactory):
+    """A web shop's service account: it places orders for any customer (v1's caller)."""
+
+    class Meta:
+        model = User
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = "webshop"
+    email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
+    password = factory.django.Password("not-used-here")
+    permissions = factory.PostGeneration(_may_place_for_any_customer)
+
+
+def api_client(user: User) -> APIClient:
+    """DRF's test client, authenticated as ``user``."""
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
 
 
 class CustomerFactory(DjangoModelFactory):

@@ -15,14 +15,13 @@ from typing import Any
 
 import pytest
 from celery import current_app
-from django.contrib.auth.models import Permission, User
 from rest_framework.test import APIClient
 
 from config import cache as fail_open_cache
 from monolithos.models import OrderRequest
 from observability.dependencies import Unreachable
 from outbox import broker
-from tests.factories import ProductFactory
+from tests.factories import ProductFactory, ShopAccountFactory, api_client
 from tests.redis_server import RedisServer, SilentServer
 
 
@@ -88,11 +87,7 @@ def test_a_publish_to_a_hung_broker_gives_up_within_its_timeouts_and_is_not_retr
 @pytest.fixture
 def shop_api() -> APIClient:
     ProductFactory(sku="BOX-S", price="12.50", stock=10)
-    shop = User.objects.create_user("webshop")
-    shop.user_permissions.add(Permission.objects.get(codename="place_order_for_any_customer"))
-    client = APIClient()
-    client.force_authenticate(shop)
-    return client
+    return api_client(ShopAccountFactory())
 
 
 ORDER = {

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -20,7 +19,7 @@ from rest_framework.test import APIClient
 from monolithos import catalogue
 from monolithos.models import OrderRequest, Product
 from monolithos.repository import DatabaseRepo
-from tests.factories import ProductFactory
+from tests.factories import ProductFactory, ShopAccountFactory, api_client
 from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.django_db(databases=["default", "logistics"])
@@ -51,11 +50,7 @@ def box() -> Product:
 
 @pytest.fixture
 def api() -> APIClient:
-    user = User.objects.create_user("webshop", password="not-used-here")
-    user.user_permissions.add(Permission.objects.get(codename="place_order_for_any_customer"))
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
+    return api_client(ShopAccountFactory())
 
 
 def order_body(quantity: int = 2) -> dict[str, Any]:

@@ -14,7 +14,6 @@ import threading
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.core.management import call_command
 from django.db import OperationalError, connection, connections, transaction
 from rest_framework.test import APIClient
@@ -23,7 +22,7 @@ from monolithos import intake, intake_worker, placement
 from monolithos.announcements import Announcements
 from monolithos.models import Order, OrderRequest, Product
 from outbox import broker
-from tests.factories import ProductFactory
+from tests.factories import ProductFactory, ShopAccountFactory, api_client
 from tests.integration.concurrency import WAIT_SECONDS, InThread
 
 URL = "/api/v1/orders/"
@@ -47,11 +46,7 @@ def postgresql_only() -> None:
 
 @pytest.fixture
 def api() -> APIClient:
-    user = User.objects.create_user("webshop", password="not-used-here")
-    user.user_permissions.add(Permission.objects.get(codename="place_order_for_any_customer"))
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
+    return api_client(ShopAccountFactory())
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -19,7 +19,7 @@ from notifications.models import Notification
 from observability import trace
 from outbox import broker
 from outbox.models import OutboxMessage
-from tests.factories import ProductFactory
+from tests.factories import ProductFactory, ShopAccountFactory
 
 pytestmark = pytest.mark.django_db(databases=["default", "logistics"])
 
@@ -34,8 +34,7 @@ def _fresh_throttle_history() -> None:
 
 def shop_account(username: str) -> User:
     """A web shop's service account: it places orders for any customer."""
-    user = User.objects.create_user(username, password="not-used-here")
-    user.user_permissions.add(Permission.objects.get(codename="place_order_for_any_customer"))
+    user: User = ShopAccountFactory(username=username)
     return user
 
 

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from celery import current_app, shared_task
 from celery.exceptions import Retry
-from django.contrib.auth.models import Permission, User
 from django.db import transaction
 from django.utils import timezone
 from prometheus_client import REGISTRY
@@ -34,7 +33,7 @@ from outbox.messages import RELAY_TASK, Message, publish
 from outbox.models import FailedTask, OutboxMessage
 from outbox.reliability import count_delivery
 from outbox.tasks import sweep_outbox
-from tests.factories import ProductFactory
+from tests.factories import ProductFactory, ShopAccountFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -150,8 +149,7 @@ def test_a_message_published_and_never_run_is_handed_over_again_after_its_lease_
 def placed_order(held, django_capture_on_commit_callbacks) -> OrderRequest:
     """An order placed by the intake worker, its four messages handed to the broker."""
     ProductFactory(sku="BOX-S", price="12.50", stock=10)
-    shop = User.objects.create_user("webshop")
-    shop.user_permissions.add(Permission.objects.get(codename="place_order_for_any_customer"))
+    shop = ShopAccountFactory()
     request = OrderRequest.objects.create(
         owner=shop,
         payload={

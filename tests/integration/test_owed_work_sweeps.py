@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from celery import current_app
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 import logistics.tasks
@@ -29,7 +29,7 @@ from notifications.tasks import sweep_queued_notifications
 from outbox import broker
 from outbox.broker import QueueHead
 from outbox.models import OutboxMessage
-from tests.factories import ProductFactory
+from tests.factories import ProductFactory, ShopAccountFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -59,9 +59,8 @@ def sent(monkeypatch) -> list[dict[str, Any]]:
 @pytest.fixture
 def shop() -> User:
     ProductFactory(sku="BOX-S", price="12.50", stock=100)
-    user = User.objects.create_user("webshop", email="shop@example.com")
-    user.user_permissions.add(Permission.objects.get(codename="place_order_for_any_customer"))
-    return user
+    shop: User = ShopAccountFactory(email="shop@example.com")
+    return shop
 
 
 def accepted(shop: User, **overrides: Any) -> Order:
