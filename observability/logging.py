@@ -180,7 +180,9 @@ class QuietChatter(logging.Filter):
     task that did nothing (``task_succeeded`` with a falsy ``result``, which
     ``observability.tasks`` binds for beat's tasks only). A filter on the handler, since the
     level of a library's line is the library's: the record is lowered to DEBUG, or dropped
-    when the configured level is above it.
+    when the configured level is above it. Celery's ERROR line of a task that raised
+    unexpectedly is dropped at any level: django-structlog's ``task_failed`` line says it all,
+    traceback included, so a failure's traceback is written once.
     """
 
     def __init__(self, level: str = "INFO") -> None:
@@ -188,6 +190,8 @@ class QuietChatter(logging.Filter):
         self.shows_debug = logging.getLevelName(level) <= logging.DEBUG
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if self._repeats_a_failure(record):
+            return False
         if record.levelno != logging.INFO or not self._is_chatter(record):
             return True
         if not self.shows_debug:
@@ -196,6 +200,17 @@ class QuietChatter(logging.Filter):
         if isinstance(record.msg, dict):  # a structlog line: its level is already in it
             record.msg = {**record.msg, "level": "debug"}
         return True
+
+    @staticmethod
+    def _repeats_a_failure(record: logging.LogRecord) -> bool:
+        """Celery's own line of a task that raised unexpectedly: django-structlog's
+        ``task_failed`` line of the same task carries the same error and traceback."""
+        return (
+            record.name == "celery.app.trace"
+            and record.levelno == logging.ERROR
+            and isinstance(record.args, dict)
+            and record.args.get("description") == "raised unexpected"
+        )
 
     @staticmethod
     def _is_chatter(record: logging.LogRecord) -> bool:
