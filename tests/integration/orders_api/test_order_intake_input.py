@@ -111,3 +111,29 @@ def test_a_body_over_the_limit_is_a_413_in_the_api_error_body(api: APIClient) ->
         "extra": {"max_bytes": limit},
     }
     assert not OrderRequest.objects.exists()
+
+
+def test_a_valid_body_is_accepted_without_the_serializer_and_an_invalid_one_answered_by_it(
+    api: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monolithos.api import OrderAcceptApi
+    from tests.factories import ProductFactory
+
+    ProductFactory(sku="BOX-S", stock=10)
+    validated: list[object] = []
+
+    class Counted(OrderAcceptApi.InputSerializer):
+        def is_valid(self, *, raise_exception: bool = False) -> bool:
+            validated.append(self.initial_data)
+            return super().is_valid(raise_exception=raise_exception)
+
+    monkeypatch.setattr(OrderAcceptApi, "InputSerializer", Counted)
+
+    accepted = api.post(URL, order_body(customer_name="  Ada  "), format="json")
+    refused = api.post(URL, order_body(customer_name="Ada\x1b"), format="json")
+
+    assert accepted.status_code == 202
+    assert OrderRequest.objects.get().payload["customer_name"] == "Ada"
+    assert refused.status_code == 400
+    assert refused.json()["extra"]["fields"] == {"customer_name": CONTROL}
+    assert validated == [order_body(customer_name="Ada\x1b")]
