@@ -112,3 +112,19 @@ def test_without_redis_the_throttle_is_drf_s_own(settings: Any) -> None:
 
     assert allowed == [True, True, False]
     assert len(cache.get("throttle_user_9")) == 2  # DRF's history, in the process's memory
+
+
+@pytest.mark.usefixtures("redis_cache")
+def test_the_cache_makes_one_redis_client_and_every_thread_uses_it() -> None:
+    client = cache._cache  # type: ignore[attr-defined]  # Django's RedisCacheClient, ours
+    first = client.get_client(write=True)
+
+    def round_trip(n: int) -> Any:
+        cache.set(f"thread-{n}", n)
+        assert cache.get(f"thread-{n}") == n
+        return client.get_client(write=True)
+
+    with ThreadPoolExecutor(8) as pool:
+        used = set(map(id, pool.map(round_trip, range(32))))
+
+    assert used == {id(first)}
