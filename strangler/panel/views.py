@@ -11,6 +11,7 @@ answers 400 with the page and the form's errors beside the control.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
@@ -99,7 +100,15 @@ def _actor(request: HttpRequest) -> str:
     return str(request.user.get_username())
 
 
-def _done(request: HttpRequest, outcome: services.Outcome) -> HttpResponseRedirect:
+def _carry_out(
+    request: HttpRequest, change: Callable[[], services.Outcome]
+) -> HttpResponseRedirect:
+    """Make a validated form's change and say how it went: back to the page with a message."""
+    try:
+        outcome = change()
+    except services.ChangeRefused as error:
+        messages.error(request, f"refused: {error}")
+        return HttpResponseRedirect(reverse("strangler:panel"))
     if outcome.change is None:
         messages.info(request, outcome.message)
     else:
@@ -113,11 +122,6 @@ def _done(request: HttpRequest, outcome: services.Outcome) -> HttpResponseRedire
     return HttpResponseRedirect(reverse("strangler:panel"))
 
 
-def _refused(request: HttpRequest, error: services.ChangeRefused) -> HttpResponseRedirect:
-    messages.error(request, f"refused: {error}")
-    return HttpResponseRedirect(reverse("strangler:panel"))
-
-
 @require_POST
 @staff_page
 def set_mode(request: HttpRequest) -> HttpResponse:
@@ -125,8 +129,9 @@ def set_mode(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _page(request, bound={f"mode:{request.POST.get('route', '')}": form}, status=400)
     data = form.cleaned_data
-    try:
-        outcome = services.set_mode(
+    return _carry_out(
+        request,
+        lambda: services.set_mode(
             route=data["route"],
             mode=data["mode"],
             percent=data["percent"] or None,
@@ -134,10 +139,8 @@ def set_mode(request: HttpRequest) -> HttpResponse:
             reason=data["reason"],
             actor=_actor(request),
             via="panel",
-        )
-    except services.ChangeRefused as error:
-        return _refused(request, error)
-    return _done(request, outcome)
+        ),
+    )
 
 
 @require_POST
@@ -148,13 +151,12 @@ def change_phase(request: HttpRequest) -> HttpResponse:
         return _page(request, bound={"phase": form}, status=400)
     data = form.cleaned_data
     step = services.advance_phase if data["step"] == PhaseForm.ADVANCE else services.step_back_phase
-    try:
-        outcome = step(
+    return _carry_out(
+        request,
+        lambda: step(
             reason=data["reason"], actor=_actor(request), via="panel", expected=data["expected"]
-        )
-    except services.ChangeRefused as error:
-        return _refused(request, error)
-    return _done(request, outcome)
+        ),
+    )
 
 
 @require_POST
@@ -165,8 +167,6 @@ def kill_switch(request: HttpRequest) -> HttpResponse:
         return _page(request, bound={"kill": form}, status=400)
     data = form.cleaned_data
     switch = services.kill if data["action"] == KillSwitchForm.ENGAGE else services.unkill
-    try:
-        outcome = switch(reason=data["reason"], actor=_actor(request), via="panel")
-    except services.ChangeRefused as error:
-        return _refused(request, error)
-    return _done(request, outcome)
+    return _carry_out(
+        request, lambda: switch(reason=data["reason"], actor=_actor(request), via="panel")
+    )
