@@ -44,13 +44,20 @@ ORDER = {
 }
 
 
-@pytest.fixture
-def system(tmp_path: Path) -> Iterator[RunningSystem]:
+def logged_with_mail_in(tmp_path: Path) -> dict[str, str]:
+    """JSON logs, and the mails as files in ``tmp_path / "mail"``, where the tests read them."""
     (tmp_path / "mail").mkdir()
-    extra = {
+    return {
         "LOG_FORMAT": "json",
         "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
         "EMAIL_FILE_PATH": str(tmp_path / "mail"),
+    }
+
+
+@pytest.fixture
+def system(tmp_path: Path) -> Iterator[RunningSystem]:
+    extra = {
+        **logged_with_mail_in(tmp_path),
         "OUTBOX_SWEEP_SECONDS": "1",
         "OUTBOX_RELAY_GRACE_SECONDS": "2",
     }

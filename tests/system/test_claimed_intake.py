@@ -23,7 +23,14 @@ from tests.system.conftest import (
     start_system,
     wait_for,
 )
-from tests.system.test_async_order_path import QUEUES, done, place, state, token
+from tests.system.test_async_order_path import (
+    QUEUES,
+    done,
+    logged_with_mail_in,
+    place,
+    state,
+    token,
+)
 
 __all__ = ["token"]  # the fixture, used by name
 
@@ -32,11 +39,8 @@ TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 
 @pytest.fixture
 def system(tmp_path: Path) -> Iterator[RunningSystem]:
-    (tmp_path / "mail").mkdir()
     extra = {
-        "LOG_FORMAT": "json",
-        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
-        "EMAIL_FILE_PATH": str(tmp_path / "mail"),
+        **logged_with_mail_in(tmp_path),
         "ORDER_INTAKE_HAND_OVER": "claimed",
         "INTAKE_WORKER_IDLE_SECONDS": "0.2",
     }
