@@ -308,15 +308,22 @@ def test_a_mail_goes_to_a_file_with_one_line_saying_where(configured_log, tmp_pa
 
 
 def settings_in_a_fresh_process(names: str, **variables: str) -> list[str]:
+    return printed_in_a_fresh_process(
+        "from django.conf import settings; "
+        f"print(*(getattr(settings, name) for name in {names.split()!r}))",
+        **variables,
+    )
+
+
+def printed_in_a_fresh_process(code: str, **variables: str) -> list[str]:
+    """What ``code`` prints after django.setup() on the embedded defaults (no mail server, no
+    Redis), with ``variables`` set."""
     env = {
         key: value
         for key, value in os.environ.items()
         if key not in {"EMAIL_HOST", "EMAIL_BACKEND", "REDIS_URL", "CELERY_BROKER_URL"}
     }
-    script = (
-        "import django; django.setup(); from django.conf import settings; "
-        f"print(*(getattr(settings, name) for name in {names.split()!r}))"
-    )
+    script = f"import django; django.setup(); {code}"
     result = subprocess.run(
         [sys.executable, "-c", script],
         cwd=ROOT,
@@ -336,6 +343,24 @@ def test_without_a_mail_server_mails_go_to_files_and_the_broker_url_names_its_ho
 
     assert backend == "notifications.mail_files.MailFileBackend"
     assert broker == settings.FILESYSTEM_BROKER_URL
+
+
+def test_a_worker_on_the_filesystem_broker_looks_for_messages_ten_times_a_second(tmp_path):
+    """The transport cannot wake a consumer: at kombu's 1 s a worker of four threads ran about
+    four tasks a second (docs/adr/0008)."""
+    code = (
+        "from config.celery import app; "
+        "connection = app.connection_for_read(); "
+        "print(connection.transport_cls, connection.transport.polling_interval)"
+    )
+
+    assert printed_in_a_fresh_process(code, MONOLITHOS_VAR_DIR=str(tmp_path)) == [
+        "filesystem",
+        "0.1",
+    ]
+    assert printed_in_a_fresh_process(
+        code, MONOLITHOS_VAR_DIR=str(tmp_path), CELERY_FILESYSTEM_POLLING_SECONDS="0.5"
+    ) == ["filesystem", "0.5"]
 
 
 def test_gunicorns_access_line_is_off_unless_asked_for(monkeypatch):
