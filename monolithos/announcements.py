@@ -1,7 +1,8 @@
 """Order requests announced to the intake worker: PostgreSQL LISTEN/NOTIFY, or a short poll.
 
-``announce`` runs in the transaction that records an order request (``monolithos.intake``):
-PostgreSQL delivers a ``NOTIFY`` on commit only, and a rolled-back request announces nothing.
+``announce`` runs once an order request's INSERT committed, or in the caller's transaction
+that holds it (``monolithos.intake``): PostgreSQL delivers a ``NOTIFY`` on commit only, and a
+rolled-back request announces nothing.
 ``Announcements`` is the intake worker's side: ``wait`` returns as soon as a request was
 announced or ``timeout`` passed, whichever is first, with how many were announced. On SQLite
 (the embedded defaults) there is no notification, so ``wait`` is a poll: it returns after
@@ -20,7 +21,7 @@ CHANNEL = "monolithos_order_requests"
 
 
 def announce() -> None:
-    """Tell the intake worker a request is waiting, once the current transaction commits."""
+    """Tell the intake worker a request is waiting (on commit, inside a transaction)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_notify(%s, '')", [CHANNEL])

@@ -1,8 +1,8 @@
 """Accept first, place later: the order requests of POST /api/v1/orders/ (docs/adr/0011).
 
 ``receive`` is all the request does once its input is valid: one INSERT of the order request,
-committed at once, and one broker message to the intake worker; or, with
-ORDER_INTAKE_HAND_OVER=claimed, no message at all: a PostgreSQL NOTIFY in the same transaction
+committed by itself, and one broker message to the intake worker; or, with
+ORDER_INTAKE_HAND_OVER=claimed, no message at all: a PostgreSQL NOTIFY after the INSERT
 wakes ``manage.py intake_worker``, which claims received requests in batches
 (``place_claimed``, docs/adr/0025). ``place`` is the worker's half:
 it places the order through ``monolithos.placement.accept`` (order, lines, invoice, outbox
@@ -24,13 +24,14 @@ IDEMPOTENCY_KEY_TTL_HOURS after their request was processed.
 from __future__ import annotations
 
 from collections.abc import Collection
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import CharField, Count, Min, Q, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
@@ -89,7 +90,9 @@ def receive(*, owner_id: int, key: str | None, payload: dict[str, Any]) -> Recei
             raise
         return first
     try:
-        with transaction.atomic():
+        # One statement, committed on its own: no BEGIN and COMMIT of its own to pay for. In a
+        # caller's transaction it takes a savepoint, so a duplicate key leaves that usable.
+        with transaction.atomic() if connection.in_atomic_block else nullcontext():
             request = OrderRequest.objects.create(
                 owner_id=owner_id,
                 idempotency_key=key,
@@ -97,15 +100,16 @@ def receive(*, owner_id: int, key: str | None, payload: dict[str, Any]) -> Recei
                 trace_id=trace.current_trace_id() or "",
                 created_at=timezone.now(),
             )
-            if settings.ORDER_INTAKE_HAND_OVER == CLAIMED:
-                announcements.announce()  # delivered when this transaction commits
-            else:
-                transaction.on_commit(lambda: _hand_over(request.pk, request.trace_id))
     except IntegrityError:
         first = _first_with(owner_id, key, payload)
         if first is None:
             raise
         return first
+    if settings.ORDER_INTAKE_HAND_OVER == CLAIMED:
+        _announce(request.pk)
+    else:
+        # At once, or once the caller's transaction commits.
+        transaction.on_commit(lambda: _hand_over(request.pk, request.trace_id))
     return Received(request, replayed=False)
 
 
@@ -133,6 +137,14 @@ def _first_with(owner_id: int, key: str | None, payload: dict[str, Any]) -> Rece
     if first.payload != payload:
         raise KeyReused()
     return Received(first, replayed=True)
+
+
+def _announce(request_id: int) -> None:
+    try:
+        announcements.announce()
+    except DatabaseError as error:
+        # The request is committed: the intake worker's next look finds it all the same.
+        logger.warning("order_request_not_announced", request=request_id, error=repr(error))
 
 
 def _hand_over(request_id: int, trace_id: str) -> None:

@@ -124,6 +124,33 @@ def test_an_order_is_accepted_as_one_row_and_handed_to_the_intake_worker(
     assert supplier.received() == []
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("hand_over", ["broker", "claimed"])
+def test_accepting_an_order_opens_no_transaction_of_its_own(
+    api, box, handed_over, settings, monkeypatch, hand_over
+):
+    """Its INSERT commits by itself, then the hand-over: no BEGIN and COMMIT (docs/adr/0025)."""
+    settings.ORDER_INTAKE_HAND_OVER = hand_over
+    switched: list[bool] = []
+    set_autocommit = connection.set_autocommit
+
+    def spy(autocommit: bool, **options: Any) -> None:
+        switched.append(autocommit)
+        set_autocommit(autocommit, **options)
+
+    monkeypatch.setattr(connection, "set_autocommit", spy)
+    response = api.post(URL, order_body(), format="json")
+
+    assert response.status_code == 202
+    assert switched == []  # autocommit all along: no atomic block was entered
+    request = OrderRequest.objects.get()
+    assert request.status == OrderRequest.RECEIVED
+    expected = [{"task": "monolithos.tasks.place_order_request", "args": [request.pk]}]
+    assert [{"task": s["task"], "args": s["args"]} for s in handed_over] == (
+        expected if hand_over == "broker" else []
+    )
+
+
 def test_the_worker_places_the_order_and_hands_its_slow_work_off(api, box, mailoutbox, supplier):
     traceparent = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
     response = api.post(URL, order_body(), format="json", HTTP_TRACEPARENT=traceparent)
