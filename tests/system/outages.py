@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.harness.mails import message_text, read_messages
 from tests.conftest import ROOT
 from tests.redis_server import RedisServer
 from tests.system.conftest import (
@@ -36,7 +37,6 @@ from tests.system.conftest import (
     start_system,
     stop,
 )
-from tests.system.mails import message_text, read_messages
 
 QUEUES = {
     # The Procfile's layout: one prefork worker for intake, invoices and mails, one threaded

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from bench.harness.mails import message_text, read_messages
 from tests.conftest import ROOT
 from tests.system.conftest import (
     RunningSystem,
@@ -32,7 +33,6 @@ from tests.system.conftest import (
     stop,
     wait_for,
 )
-from tests.system.mails import message_text, read_messages
 
 TRACE_ID = "5b8aa5a2d2c872e8321cf37308d69df2"
 QUEUES = "intake,logistics,invoices,notifications"
