@@ -2,8 +2,8 @@
 
 - ``processes``: processes in sessions of their own, stopped with their children; CPU seconds;
   free ports; waiting for a URL or a condition;
-- ``system``: databases and broker, ``manage.py``, the argv of gunicorn, the Celery workers and
-  the supplier simulator, a run's environment and the whole system's start-up;
+- ``system``: databases and broker, ``manage.py``, the argv of gunicorn and the supplier
+  simulator, the Celery workers' layout, a run's environment and the whole system's start-up;
 - ``client``: the raw HTTP herd client (N requests written at one instant) and its latencies;
 - ``mails``: the mails the filebased backend wrote;
 - ``integrity``: lost, unfinished and duplicated work, from the databases and what left them;
