@@ -5,8 +5,8 @@ bar on stderr while it runs); the report is a self-contained HTML file and a Mar
 with a table per round, before against after, and charts.
 
 The flake, black box and herd rounds run traffic against the whole system, started once for
-them (``bench/fight/arena.py``, bench/herd.py's harness) on fresh PostgreSQL databases
-(``--db-prefix``) and two dedicated Redis databases (``--redis``, ``--cache``: flushed).
+them (``bench/fight/arena.py``, on the bench's harness, bench/harness/) on fresh PostgreSQL
+databases (``--db-prefix``) and two dedicated Redis databases (``--redis``, ``--cache``: flushed).
 
     .venv/bin/python bench/bossfight.py                          # every round, full size
     .venv/bin/python bench/bossfight.py --quick                  # what CI runs
@@ -30,7 +30,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import herd  # noqa: E402
 from bench.fight import arena  # noqa: E402
 from bench.fight.assessment import ASSESSMENT, NoMarkers, write_metrics  # noqa: E402
 from bench.fight.imports import ProbeFailed  # noqa: E402
@@ -38,8 +37,9 @@ from bench.fight.report import Run, write_report  # noqa: E402
 from bench.fight.rounds import ROUNDS  # noqa: E402
 from bench.fight.source_tree import NotACheckout, head_commit  # noqa: E402
 from bench.fight.tangle import NAME as TANGLE  # noqa: E402
+from bench.harness.processes import RunFailed, raise_file_limit, terminate_on_sigterm  # noqa: E402
 
-# Stock for every order the rounds place at full size (herd's set-up sizes it).
+# Stock for every order the rounds place at full size (the harness's set-up sizes it).
 ORDERS_STOCKED = 2500
 # Quick runs wait less for the breaker to try the supplier again (15 s in production).
 QUICK_ENV = {"BREAKER_RESET_TIMEOUT": "5"}
@@ -100,11 +100,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     started, clock = datetime.datetime.now(datetime.UTC), time.monotonic()
     ring = arena.Ring(args, orders=ORDERS_STOCKED, extra=QUICK_ENV if args.quick else {})
     if any(ROUNDS[name].runs_traffic for name in args.rounds):
-        herd.raise_file_limit(4 * 1000 + 1024)
+        raise_file_limit(4 * 1000 + 1024)
         ring.adopt_environment()
     results = []
     try:
-        with herd.terminate_on_sigterm():
+        with terminate_on_sigterm():
             commit = head_commit()
             for name in args.rounds:
                 result = ROUNDS[name].run(quick=args.quick, arena=ring)
@@ -122,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.write_assessment_metrics:
             write_metrics(next(r for r in results if r.name == TANGLE), run)
             written.append(ASSESSMENT)
-    except (NotACheckout, ProbeFailed, NoMarkers, herd.RunFailed) as exc:
+    except (NotACheckout, ProbeFailed, NoMarkers, RunFailed) as exc:
         print(f"bossfight: the run could not be made: {exc}", file=sys.stderr)
         ring.failed = True
         return 2

@@ -265,7 +265,8 @@ def intake_request() -> Iterator[Environ]:
     from django.core.management import call_command
     from django.test.utils import setup_databases, teardown_databases
 
-    from bench.herd import ORDERS_PATH, SKU, order_body, setup_system_data
+    from bench.harness.client import ORDERS_PATH, SKU, order_body
+    from bench.harness.system import setup_system_data
     from config.celery import app
 
     # The intake's messages go to a queue of this run's own, emptied at the end: no worker of

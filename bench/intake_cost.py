@@ -44,30 +44,35 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.herd import (  # noqa: E402  (the project's root on the path first)
+from bench.harness.client import (  # noqa: E402  (the project's root on the path first)
     FLOOR_PATH,
-    FLOOR_SETTINGS,
     ORDERS_PATH,
     SKU,
-    SYSTEM_SETTINGS,
-    Processes,
-    RunFailed,
-    add_server_arguments,
-    answers,
-    cpu_seconds,
-    exclusive,
     fire,
-    free_port,
-    group_members,
     http_request,
-    manage,
     order_body,
     percentile,
+    warm_up,
+)
+from bench.harness.processes import (  # noqa: E402
+    Processes,
+    RunFailed,
+    answers,
+    cpu_seconds,
+    free_port,
+    group_members,
     raise_file_limit,
+    wait_for,
+)
+from bench.harness.system import (  # noqa: E402
+    FLOOR_SETTINGS,
+    SYSTEM_SETTINGS,
+    add_server_arguments,
+    exclusive,
+    gunicorn_argv,
+    manage,
     recreate_databases,
     setup_system_data,
-    wait_for,
-    warm_up,
 )
 
 # The intake measured alone against the floor, in one run (issue 18's decision on measurement).
@@ -168,8 +173,7 @@ def measure(
     redis.Redis.from_url(args.cache).flushdb()
     port = free_port()
     app = "config.wsgi:application" if variant.floor else "bench.intake_cost_wsgi:application"
-    argv = [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", app]
-    web = processes.start("web", argv, environment(args, directory, variant, port))
+    web = processes.start("web", gunicorn_argv(app), environment(args, directory, variant, port))
     wait_for("gunicorn", lambda: answers(f"http://127.0.0.1:{port}/healthz"), processes, 60)
     path, status = (FLOOR_PATH, 201) if variant.floor else (ORDERS_PATH, 202)
 

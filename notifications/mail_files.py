@@ -3,7 +3,7 @@
 Django's console backend printed every message whole, raw MIME with the customer's address and
 order, into the log; its file backend says nothing. This one is the file backend
 (``EMAIL_FILE_PATH``, ``var/mail`` on the embedded defaults: one file per connection, messages
-separated as Django separates them, so ``tests/system/mails.py`` reads them) plus one
+separated as Django separates them, so ``bench/harness/mails.py`` reads them) plus one
 ``mail_written`` line per message naming the file it went to. The subject is the only part of
 the mail the line carries (with the number of recipients), masked like any other text.
 """

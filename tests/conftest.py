@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -17,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from bench.harness.system import supplier_argv
 from tests import strangler_modes
 from tests.redis_server import free_port
 
@@ -143,19 +143,7 @@ def supplier_process() -> Iterator[SupplierSimulator]:
     """One simulator process for the whole run, deterministic and well-behaved by default."""
     port = free_port()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "supplier_sim",
-            "--port",
-            str(port),
-            "--failure-rate",
-            "0",
-            "--hang-rate",
-            "0",
-            "--seed",
-            "7",
-        ],
+        supplier_argv(port, chaos=False, seed=7),
         cwd=ROOT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
         stdout=subprocess.DEVNULL,

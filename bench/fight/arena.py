@@ -1,9 +1,9 @@
 """The running system the flake, black box and herd rounds share: started once, stopped once.
 
-Built from bench/herd.py's harness (its run directory, environment, process control, start-up,
-database and broker set-up, integrity helpers), imported, not copied: the same gunicorn, Celery
+Built from the bench's harness (bench/harness: its run directory, environment, process control,
+start-up, database and broker set-up), imported, not copied: the same gunicorn, Celery
 workers laid out as in docker-compose, beat and supplier simulator on fresh PostgreSQL
-databases and two dedicated Redis databases. What the fight adds to herd's environment: JSON
+databases and two dedicated Redis databases. What the fight adds to the run's environment: JSON
 logs at INFO (the black box round reads them), a shorter gunicorn timeout and the settings
 module ``bench.settings_fight`` (the project's settings plus the bench's URLconf, whose only
 addition is ``/bench/`` routes that end badly on purpose, for the black box round).
@@ -22,7 +22,6 @@ import logging
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,8 +33,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import herd
-from bench.fight.source_tree import ROOT
+from bench.harness.client import SKU, get_json
+from bench.harness.processes import Processes, wait_for
+from bench.harness.system import (
+    Run,
+    add_server_arguments,
+    exclusive,
+    ping_workers,
+    recreate_databases,
+    setup_system_data,
+    start_system,
+    worker_spec,
+)
+from bench.harness.system import manage as system_manage
 
 SETTINGS = "bench.settings_fight"
 # Past this, gunicorn's arbiter would count a silent worker as stuck; the black box round's
@@ -54,16 +64,14 @@ WORKERS = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    herd.add_server_arguments(
-        parser, db_prefix=DEFAULT_PREFIX, broker_db=BROKER_DB, cache_db=CACHE_DB
-    )
+    add_server_arguments(parser, db_prefix=DEFAULT_PREFIX, broker_db=BROKER_DB, cache_db=CACHE_DB)
     parser.add_argument(
         "--keep", action="store_true", help="leave the run directory (logs, mails, PDFs)"
     )
 
 
-class FightRun(herd.Run):
-    """herd's run, with the fight's settings module, JSON logs and server timeout."""
+class FightRun(Run):
+    """The harness's run, with the fight's settings module, JSON logs and server timeout."""
 
     extra: Mapping[str, str] = {}
 
@@ -84,7 +92,7 @@ class Arena:
     """The started system: where it answers, its token, its environment and its processes."""
 
     run: FightRun
-    processes: herd.Processes
+    processes: Processes
     web_port: int
     supplier_url: str
     token: str
@@ -134,9 +142,7 @@ class Arena:
             response.read()
 
     def ledger(self) -> list[dict[str, Any]]:
-        dispatches: list[dict[str, Any]] = herd.get_json(f"{self.supplier_url}/v1/ledger")[
-            "dispatches"
-        ]
+        dispatches: list[dict[str, Any]] = get_json(f"{self.supplier_url}/v1/ledger")["dispatches"]
         return dispatches
 
     def breaker_state(self) -> str:
@@ -163,16 +169,17 @@ def breaker_state_from(readiness: Mapping[str, Any]) -> str:
 
 
 def options(args: argparse.Namespace, *, orders: int) -> argparse.Namespace:
-    """herd's options for the fight's system: ``WORKERS``, chaos on, stock for every order."""
+    """A run's options (bench/herd.py's) for the fight's system: ``WORKERS``, chaos on, stock
+    for every order."""
     return argparse.Namespace(
         orders=orders,
         web_workers=2,
-        worker=[herd.worker_spec(raw) for raw in WORKERS],
+        worker=[worker_spec(raw) for raw in WORKERS],
         timeout=600.0,
         request_timeout=120.0,
         settle=0.0,
         chaos=True,
-        skus=[herd.SKU],
+        skus=[SKU],
         worker_nice=10,
         floor_under_load=False,
         keep=args.keep,
@@ -190,7 +197,7 @@ class Ring:
         directory = Path(tempfile.mkdtemp(prefix="monolithos-bossfight-"))
         self.run = FightRun(options(args, orders=orders), directory)
         self.run.extra = dict(extra)
-        self.processes = herd.Processes(directory)
+        self.processes = Processes(directory)
         self.stack = contextlib.ExitStack()
         self.arena: Arena | None = None
         self.failed = False
@@ -213,16 +220,16 @@ class Ring:
 
         args = self.run.args
         names = list(self.run.databases.values())
-        self.stack.enter_context(herd.exclusive(args.postgres, [*names, args.redis, args.cache]))
+        self.stack.enter_context(exclusive(args.postgres, [*names, args.redis, args.cache]))
         self.stack.callback(self._drop_databases)
         self.stack.callback(self.processes.stop)
-        herd.recreate_databases(args.postgres, names)
+        recreate_databases(args.postgres, names)
         redis.Redis.from_url(args.redis).flushdb()
         redis.Redis.from_url(args.cache).flushdb()
         print("starting the system ...", file=sys.stderr, flush=True)
-        web_port, supplier_url = herd.start_system(self.run, self.processes)
-        token = herd.setup_system_data(args.orders, args.skus)
-        # herd's start-up gave this process the system's INFO level; its own lines (the mode
+        web_port, supplier_url = start_system(self.run, self.processes)
+        token = setup_system_data(args.orders, args.skus)
+        # The start-up gave this process the system's INFO level; its own lines (the mode
         # changes it makes) would fall between the progress bars.
         logging.disable(logging.INFO)
         env = self.run.environment(settings=SETTINGS, web_port=web_port, supplier_url=supplier_url)
@@ -231,7 +238,7 @@ class Ring:
     def _drop_databases(self) -> None:
         if not self.run.args.keep:
             with contextlib.suppress(Exception):
-                herd.recreate_databases(
+                recreate_databases(
                     self.run.args.postgres, list(self.run.databases.values()), create=False
                 )
 
@@ -251,7 +258,7 @@ def restart_worker(arena: Arena, name: str, argv: list[str], env: Mapping[str, s
     """Start ``argv`` as process ``name`` and wait until every worker answers a ping again."""
     arena.processes.start(name, argv, dict(env))
     expected = sum(1 for entry in arena.processes.running if entry[0].startswith("worker"))
-    herd.wait_for("Celery workers", herd.ping_workers(expected), arena.processes, 60)
+    wait_for("Celery workers", ping_workers(expected), arena.processes, 60)
 
 
 def worker_argv(name: str, queues: str, run_id: str, *, pool: str = "prefork") -> list[str]:
@@ -268,15 +275,4 @@ def trace_id() -> str:
 
 
 def manage(arena: Arena, *command: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *command],
-        cwd=ROOT,
-        env=arena.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise herd.RunFailed(f"manage.py {' '.join(command)} failed:\n{result.stderr[-2000:]}")
-    return result.stdout
+    return system_manage(arena.env, *command, timeout=120, tail=2000)

@@ -25,7 +25,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import herd
 from bench.fight import traffic_charts as charts
 from bench.fight.arena import SERVER_TIMEOUT_S, Arena, restart_worker, trace_id, worker_argv
 from bench.fight.logs import FinalLines, TaskTraces, final_lines, json_lines, task_traces
@@ -34,6 +33,7 @@ from bench.fight.progress import Progress
 from bench.fight.source_tree import ROOT
 from bench.fight.traffic import Answer, call
 from bench.fight.work import observe
+from bench.harness.client import SKU, order_body
 
 NAME = "blackbox"
 TITLE = "The black box: a trace id through every layer, one final line per request"
@@ -121,7 +121,7 @@ def invoice_numbers(numbers: Sequence[str]) -> dict[str, str]:
 
 def place(arena: Arena, side: str, tag: str) -> tuple[Answer, str]:
     email = arena.customer(tag)
-    body = herd.order_body(arena.customers, arena.run.run_id, (herd.SKU,))
+    body = order_body(arena.customers, arena.run.run_id, (SKU,))
     body["customer_email"] = email
     return call(arena.web_port, "POST", "/api/orders/", kind="place", side=side, body=body), email
 

@@ -22,13 +22,13 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from bench import herd
 from bench.fight import traffic_charts as charts
 from bench.fight.arena import Arena
 from bench.fight.outcome import Defense, RoundResult, Table
 from bench.fight.progress import Progress
 from bench.fight.traffic import Answer, Latency, call
 from bench.fight.work import Work, observe
+from bench.harness.client import order_body
 
 NAME = "flake"
 TITLE = "The flake: breaker, retries, fallback against a supplier that fails and hangs"
@@ -102,7 +102,7 @@ def exercise(arena: Arena, side: Side, orders: int) -> None:
 
     def one(index: int) -> list[Answer]:
         email = arena.customer(f"flake-{side.name}")
-        body = herd.order_body(index, arena.run.run_id)
+        body = order_body(index, arena.run.run_id)
         body["customer_email"] = email
         placed = call(
             arena.web_port, "POST", "/api/orders/", kind="place", side=side.name, body=body

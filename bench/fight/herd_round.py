@@ -4,10 +4,11 @@ The attack was the herd: a thousand orders at the same instant on a path that di
 rendered and mailed inside each request. The defense is the heavy work on workers
 (docs/adr/0010, 0011): the new side records the order and answers, the workers drain the rest.
 On the running system (``arena``), with the supplier well-behaved (the flake round is the
-supplier's), bench/herd.py's client fires the orders at ``POST /api/orders/`` with every
-connection open first and every request written at one instant, once with the route in
-``legacy`` mode and once in ``new`` mode; then the round watches each kind of work done (placed,
-dispatched at the supplier, invoiced, mailed) until every accepted order has all four. The
+supplier's), the harness's herd client (bench/harness/client.py) fires the orders at
+``POST /api/orders/`` with every connection open first and every request written at one
+instant, once with the route in ``legacy`` mode and once in ``new`` mode; then the round
+watches each kind of work done (placed, dispatched at the supplier, invoiced, mailed) until
+every accepted order has all four. The
 round holds when the new side accepted every order, lost none and did none twice; the legacy
 side's numbers stand beside it.
 """
@@ -19,13 +20,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bench import herd
 from bench.fight import traffic_charts as charts
 from bench.fight.arena import Arena, trace_id
 from bench.fight.outcome import Defense, RoundResult, Table
 from bench.fight.progress import Progress
 from bench.fight.traffic import Latency
 from bench.fight.work import KINDS, Work, observe, order_numbers
+from bench.harness import client
 
 NAME = "herd"
 TITLE = "The herd: the heavy work on workers"
@@ -37,7 +38,7 @@ SIDES = ("legacy", "new")
 @dataclass
 class Side:
     name: str
-    herd: herd.Herd | None = None
+    herd: client.Herd | None = None
     numbers: list[str] = field(default_factory=list)
     emails: list[str] = field(default_factory=list)
     drain: list[tuple[float, dict[str, int]]] = field(default_factory=list)
@@ -61,13 +62,13 @@ def fire(arena: Arena, side: Side, orders: int, timeout: float) -> None:
     requests = []
     for index in range(orders):
         email = arena.customer(f"herd-{side.name}")
-        body = herd.order_body(index, arena.run.run_id)
+        body = client.order_body(index, arena.run.run_id)
         body["customer_email"] = email
         side.emails.append(email)
         requests.append(
-            herd.http_request(arena.web_port, PLACEMENT, body, {"X-Request-ID": trace_id()})
+            client.http_request(arena.web_port, PLACEMENT, body, {"X-Request-ID": trace_id()})
         )
-    side.herd = herd.fire(arena.web_port, requests, timeout)
+    side.herd = client.fire(arena.web_port, requests, timeout)
     for outcome in side.herd.accepted(201):
         number = herd_json(outcome.body).get("number")
         if number:

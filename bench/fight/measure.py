@@ -24,6 +24,9 @@ from bench.fight.source_tree import ROOT
 
 LEGACY, CONTEXT = "monolithos", "logistics"
 PUBLIC = ("logistics", "logistics.public")
+# Declared to import-linter only so that a contract can name them (the bench's harness imports
+# no scenario and nothing of the tests): what runs the application, not the application.
+TOOLING = ("bench", "tests")
 
 
 @dataclass(frozen=True)
@@ -36,9 +39,11 @@ class TreeMeasure:
 
 
 def project_packages(root: Path = ROOT) -> tuple[str, ...]:
-    """The project's packages, as today's import-linter configuration declares them."""
+    """The project's packages, as today's import-linter configuration declares them, less the
+    benchmarks and the tests (``TOOLING``)."""
     config = tomllib.loads((root / "pyproject.toml").read_text())
-    return tuple(config["tool"]["importlinter"]["root_packages"])
+    declared = config["tool"]["importlinter"]["root_packages"]
+    return tuple(package for package in declared if package not in TOOLING)
 
 
 def measure_tree(tree: Path, label: str, declared: Sequence[str]) -> TreeMeasure:

@@ -1,8 +1,9 @@
 """The rounds' HTTP client and what their answers' latencies come to.
 
 One request at a time per call (``call``), each with a trace id of its own in ``X-Request-ID``
-so that its log lines can be found; a herd goes through bench/herd.py's ``fire`` instead.
-Latency statistics use herd's nearest-rank percentile, so every benchmark's p99 means the same.
+so that its log lines can be found; a herd goes through the harness's ``fire`` instead
+(bench/harness/client.py). Latency statistics use its nearest-rank percentile, so every
+benchmark's p99 means the same.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.fight.arena import trace_id
-from bench.herd import percentile
+from bench.harness.client import percentile
 
 
 @dataclass(frozen=True)

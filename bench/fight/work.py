@@ -17,7 +17,7 @@ from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import Any
 
-from tests.system.mails import SEPARATOR
+from bench.harness.mails import SEPARATOR
 
 KINDS = ("placed", "shipped", "invoiced", "mailed")
 

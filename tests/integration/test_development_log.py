@@ -29,6 +29,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from kombu import Connection
 
+from bench.harness.mails import read_messages
 from config.celery import TaskLogStep
 from logistics.contracts import CreateShipment, ItemIn
 from logistics.models import ShipmentRecord
@@ -39,7 +40,6 @@ from observability.logging import logging_config
 from outbox.tasks import sweep_outbox
 from tests.characterization.shop import order_payload
 from tests.factories import ProductFactory
-from tests.system.mails import read_messages
 
 ROOT = Path(__file__).resolve().parents[2]
 # What must never reach a log line: the order's customer, as placed by order_payload().

@@ -19,6 +19,8 @@ PACKAGES = [
     "outbox",
     "strangler",
     "supplier_sim",
+    "bench",
+    "tests",
 ]
 LINT_IMPORTS = str(Path(sys.executable).with_name("lint-imports"))
 
@@ -110,3 +112,17 @@ def test_an_app_importing_the_strangler_breaks_the_build(tmp_path):
 
     assert result.returncode != 0
     assert "No app imports the strangler (the root URLconf registers views) BROKEN" in result.stdout
+
+
+def test_the_harness_importing_a_scenario_breaks_the_build(tmp_path):
+    tree = copy_of_the_project(tmp_path)
+    (tree / "bench" / "harness" / "shortcut.py").write_text("from bench.herd import main\n")
+
+    result = lint_imports(tree)
+
+    assert result.returncode != 0
+    assert (
+        "The bench's harness serves the scenarios and the system tests, and imports neither "
+        "BROKEN" in " ".join(result.stdout.split())
+    )
+    assert "bench.harness.shortcut -> bench.herd" in result.stdout

@@ -5,28 +5,38 @@ workers and beat when a test asks for them. The databases are SQLite files in th
 directory or, for tests that ask, fresh PostgreSQL databases when the suite itself runs on
 PostgreSQL (CI); the
 broker is Redis when REDIS_URL is set (CI), else the filesystem transport. Tests talk HTTP, and
-read state through ``query`` (a Django shell in the system's environment).
+read state through ``query`` (a Django shell in the system's environment). Starting, waiting
+for and stopping processes is the benchmarks' harness (bench/harness/processes.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, SupplierSimulator, free_port
+from bench.harness.processes import (
+    Processes,
+    TimedOut,
+    answers,
+    free_port,
+    start_in_session,
+    stop_group,
+    wait_until,
+)
+from bench.harness.system import gunicorn_argv, manage, recreate_databases, supplier_argv
+from tests.conftest import ROOT, SupplierSimulator
 
 SERVICE_VARIABLES = {
     "DATABASE_URL",
@@ -45,18 +55,12 @@ def system_databases() -> dict[str, str]:
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
         return {}
-    import psycopg
-
     base, _, name = url.rpartition("/")
     urls = {
         "DATABASE_URL": f"{base}/{name}{SYSTEM_DATABASE_SUFFIX}",
         "LOGISTICS_DATABASE_URL": f"{base}/{name}{SYSTEM_DATABASE_SUFFIX}_logistics",
     }
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
-        for database in urls.values():
-            database_name = database.rpartition("/")[2]
-            admin.execute(f'DROP DATABASE IF EXISTS "{database_name}" WITH (FORCE)')
-            admin.execute(f'CREATE DATABASE "{database_name}"')
+    recreate_databases(base, [database.rpartition("/")[2] for database in urls.values()])
     return urls
 
 
@@ -83,17 +87,15 @@ def http(
         return error.code, error.read()
 
 
-def wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"process for {url} exited with {process.returncode}")
-        try:
-            urllib.request.urlopen(url, timeout=5).close()
-            return
-        except OSError:  # refused, reset, or a first request slower than the timeout
-            time.sleep(0.1)
-    pytest.fail(f"{url} did not answer within 30 s")
+def wait_until_up(url: str, processes: Processes) -> None:
+    """``url`` answers within 30 s, while every process of the system still runs."""
+    wait_until(
+        lambda: answers(url, timeout=5),  # a first request may be slow
+        timeout=30,
+        message=f"{url} did not answer within 30 s",
+        interval=0.1,
+        check=processes.check,
+    )
 
 
 @contextmanager
@@ -128,27 +130,14 @@ def start_system(
         ["migrate", "--database", "logistics"],
         ["seed_demo"],
     ):
-        subprocess.run(
-            [sys.executable, "manage.py", *command],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-    supplier = subprocess.Popen(
-        [sys.executable, "-m", "supplier_sim", "--port", str(supplier_port),
-         "--failure-rate", "0", "--hang-rate", "0", "--seed", "1"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    output: IO[bytes] | int = web_log.open("wb") if web_log else subprocess.DEVNULL
-    web = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi:application"],
-        cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        manage(env, *command, timeout=120)
+    processes = Processes(var_dir / "process-logs")
+    processes.log_dir.mkdir(parents=True, exist_ok=True)
+    processes.start("supplier", supplier_argv(supplier_port, chaos=False, seed=1), env)
+    web = processes.start("web", gunicorn_argv(), env, log=web_log)
     try:
-        wait_until_up(f"http://127.0.0.1:{supplier_port}/health", supplier)
-        wait_until_up(f"http://127.0.0.1:{web_port}/healthz", web)
+        wait_until_up(f"http://127.0.0.1:{supplier_port}/health", processes)
+        wait_until_up(f"http://127.0.0.1:{web_port}/healthz", processes)
         yield RunningSystem(
             web=f"http://127.0.0.1:{web_port}",
             supplier=SupplierSimulator(f"http://127.0.0.1:{supplier_port}"),
@@ -157,12 +146,7 @@ def start_system(
             env=env,
         )
     finally:
-        for process in (web, supplier):
-            process.terminate()
-        for process in (web, supplier):
-            process.wait(timeout=15)
-        if not isinstance(output, int):
-            output.close()
+        processes.stop()
 
 
 def query(system: RunningSystem, code: str) -> Any:
@@ -193,51 +177,32 @@ def purge_queues(system: RunningSystem) -> None:
 
 
 @contextmanager
+def session_process(
+    system: RunningSystem, log: Path, argv: list[str]
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``argv`` in the system's environment at LOG_LEVEL INFO, in a session of its own, logging
+    to ``log``; stopped with its children (SIGTERM, then SIGKILL) unless the caller did."""
+    with log.open("w") as output:
+        process = start_in_session(argv, {**system.env, "LOG_LEVEL": "INFO"}, output)
+        try:
+            yield process
+        finally:
+            stop_group(process)
+
+
 def celery_process(
     system: RunningSystem, log: Path, command: list[str]
-) -> Iterator[subprocess.Popen[bytes]]:
+) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
     """A worker or beat (``command`` after ``celery -A config``), logging to ``log``."""
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", *command],
-            cwd=ROOT, env={**system.env, "LOG_LEVEL": "INFO"}, stdout=output,
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        try:
-            yield process
-        finally:
-            stop(process)
+    return session_process(system, log, [sys.executable, "-m", "celery", "-A", "config", *command])
 
 
-@contextmanager
-def intake_worker_process(system: RunningSystem, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def intake_worker_process(
+    system: RunningSystem, log: Path
+) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
     """``manage.py intake_worker`` (the Procfile's ``intake``), logging to ``log``; the caller
     stops it (SIGTERM to its session) and reads how it ended."""
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "intake_worker"],
-            cwd=ROOT, env={**system.env, "LOG_LEVEL": "INFO"}, stdout=output,
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        try:
-            yield process
-        finally:
-            if process.poll() is None:
-                stop(process)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop a process started in its own session, and its children: SIGTERM, then SIGKILL.
-
-    A Celery worker's warm shutdown can hang when its pool children got the SIGTERM too; what a
-    test checks is done by then, so the group is killed instead of failing the test on it.
-    """
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+    return session_process(system, log, [sys.executable, "manage.py", "intake_worker"])
 
 
 def json_lines(log: Path) -> list[dict[str, Any]]:
@@ -245,10 +210,13 @@ def json_lines(log: Path) -> list[dict[str, Any]]:
 
 
 def wait_for(condition: Any, *, timeout: float, describe: Any = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(
+    try:
+        wait_until(
+            condition,
+            timeout=timeout,
+            message=lambda: (
                 f"not reached within {timeout} s: {describe() if callable(describe) else describe}"
-            )
-        time.sleep(0.5)
+            ),
+        )
+    except TimedOut as timed_out:
+        pytest.fail(str(timed_out))

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
-import os
-import signal
 import subprocess
 import sys
 import threading
@@ -26,7 +24,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.conftest import ROOT
+from bench.harness.mails import message_text, read_messages
+from bench.harness.processes import kill_group, start_in_session, stop_group
 from tests.redis_server import RedisServer
 from tests.system.conftest import (
     RunningSystem,
@@ -34,9 +33,7 @@ from tests.system.conftest import (
     purge_queues,
     query,
     start_system,
-    stop,
 )
-from tests.system.mails import message_text, read_messages
 
 QUEUES = {
     # The Procfile's layout: one prefork worker for intake, invoices and mails, one threaded
@@ -102,11 +99,11 @@ class Workers:
         self.commands[name] = command
         self.starts += 1
         with (self.logs / f"{name}-{self.starts}.log").open("w") as output:
-            self.processes[name] = subprocess.Popen(
+            self.processes[name] = start_in_session(
                 [sys.executable, "-m", "celery", "-A", "config", *command],
-                cwd=ROOT, env={**self.system.env, "LOG_LEVEL": "INFO"}, stdout=output,
-                stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
+                {**self.system.env, "LOG_LEVEL": "INFO"},
+                output,
+            )
 
     def start(self) -> None:
         with self._lock:
@@ -127,9 +124,7 @@ class Workers:
         """SIGKILL every worker and its pool at once: what they held is theirs no more."""
         with self._lock:
             for name in QUEUES:
-                process = self.processes.pop(name)
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+                kill_group(self.processes.pop(name))
 
     def stop(self) -> None:
         self._supervising.clear()
@@ -138,7 +133,7 @@ class Workers:
             self._supervisor = None
         with self._lock:
             for process in self.processes.values():
-                stop(process)
+                stop_group(process)
             self.processes.clear()
 
     def log_text(self) -> str:

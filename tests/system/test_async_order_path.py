@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from bench.harness.mails import message_text, read_messages
 from tests.conftest import ROOT
 from tests.system.conftest import (
     RunningSystem,
@@ -28,11 +28,10 @@ from tests.system.conftest import (
     json_lines,
     purge_queues,
     query,
+    session_process,
     start_system,
-    stop,
     wait_for,
 )
-from tests.system.mails import message_text, read_messages
 
 TRACE_ID = "5b8aa5a2d2c872e8321cf37308d69df2"
 QUEUES = "intake,logistics,invoices,notifications"
@@ -195,29 +194,25 @@ def test_a_worker_killed_mid_invoice_is_replaced_and_the_invoice_rendered_once(
     log = tmp_path / "worker.log"
     system.env["RENDER_MARKER_DIR"] = str(markers)
     worker = [sys.executable, str(ROOT / "tests/system/slow_render_worker.py")]
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [*worker, "--queues", QUEUES, "--concurrency", "1", "--pool", "prefork",
-             "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
-            cwd=ROOT, env={**system.env, "LOG_LEVEL": "INFO"}, stdout=output,
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        try:
-            order = place(system, token)
-            invoice = f"INV-{order['id']:06d}"
-            wait_for(lambda: any(markers.iterdir()), timeout=60, describe=log.read_text)
-            [first] = list(markers.iterdir())
-            pool_process = int(first.name.rsplit("-", 1)[1])
-            assert pool_process != process.pid
-            os.kill(pool_process, signal.SIGKILL)
+    with session_process(
+        system,
+        log,
+        [*worker, "--queues", QUEUES, "--concurrency", "1", "--pool", "prefork",
+         "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
+    ) as process:  # fmt: skip
+        order = place(system, token)
+        invoice = f"INV-{order['id']:06d}"
+        wait_for(lambda: any(markers.iterdir()), timeout=60, describe=log.read_text)
+        [first] = list(markers.iterdir())
+        pool_process = int(first.name.rsplit("-", 1)[1])
+        assert pool_process != process.pid
+        os.kill(pool_process, signal.SIGKILL)
 
-            wait_for(
-                lambda: done(state(system, order["number"])),
-                timeout=120,
-                describe=lambda: (state(system, order["number"]), log.read_text()[-3000:]),
-            )
-        finally:
-            stop(process)
+        wait_for(
+            lambda: done(state(system, order["number"])),
+            timeout=120,
+            describe=lambda: (state(system, order["number"]), log.read_text()[-3000:]),
+        )
 
     starts = sorted(path.name for path in markers.iterdir())
     assert len(starts) == 2 and all(name.startswith(f"render-{invoice}-") for name in starts)

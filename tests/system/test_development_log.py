@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from bench.harness.mails import read_messages
 from tests.system.conftest import (
     RunningSystem,
     api_token,
@@ -25,7 +26,6 @@ from tests.system.conftest import (
     start_system,
     wait_for,
 )
-from tests.system.mails import read_messages
 
 CUSTOMER = {
     "customer_name": "Grace Hopper",

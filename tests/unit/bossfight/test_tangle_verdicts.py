@@ -6,7 +6,7 @@ from bench.fight.complexity import CodeSize
 from bench.fight.imports import Contracts, Coupling, ImportCycle, ImportFitness
 from bench.fight.injection import InjectionRun, OperationRun, Reach
 from bench.fight.inventory import Inventory
-from bench.fight.measure import TreeMeasure
+from bench.fight.measure import TreeMeasure, project_packages
 from bench.fight.tangle import defenses
 
 CYCLE = ImportCycle(
@@ -77,3 +77,11 @@ def test_a_socket_opened_or_an_operation_broken_on_the_fakes_fails_it():
     assert held(tree(), broken)[name] is False
     detail = {d.name: d.detail for d in defenses(tree(), tree(), broken)}[name]
     assert "validate: KeyError: 'sku'" in detail
+
+
+def test_the_measured_packages_are_the_applications_not_the_bench_or_the_tests(tmp_path):
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.importlinter]\nroot_packages = ["config", "monolithos", "bench", "tests"]\n'
+    )
+
+    assert project_packages(tmp_path) == ("config", "monolithos")

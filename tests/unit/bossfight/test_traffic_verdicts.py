@@ -9,7 +9,7 @@ from bench.fight.arena import breaker_state_from
 from bench.fight.logs import final_lines, task_traces
 from bench.fight.traffic import Answer
 from bench.fight.work import Work, tally
-from bench.herd import Herd, Outcome
+from bench.harness.client import Herd, Outcome
 
 
 def work(orders: int, *, done: int | None = None, twice: int = 0) -> Work:
@@ -168,7 +168,7 @@ def test_the_breaker_state_is_read_from_the_readiness_body():
 
 def test_the_mail_box_reads_a_file_again_once_it_grew(tmp_path):
     from bench.fight.work import MailBox
-    from tests.system.mails import SEPARATOR
+    from bench.harness.mails import SEPARATOR
 
     def message(to: str, subject: str) -> bytes:
         return f"Subject: {subject}\nTo: {to}\n\nbody\n".encode() + SEPARATOR
