@@ -158,6 +158,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "what the same machine's contention costs the floor (informational; adds its load to "
         "the drain)",
     )
+    parser.add_argument(
+        "--hand-over",
+        choices=("broker", "claimed"),
+        default="broker",
+        help="ORDER_INTAKE_HAND_OVER (broker): claimed also runs manage.py intake_worker, at the "
+        "workers' niceness (docs/adr/0025)",
+    )
     parser.add_argument("--render-samples", type=int, default=20, help="timed renders (20)")
     parser.add_argument(
         "--keep", action="store_true", help="leave the databases and the run directory"
@@ -212,9 +219,12 @@ class Progress:
     mails: int = 0
     numbers: list[str] = field(default_factory=list)
     done_at: dict[str, float] = field(default_factory=dict)
+    # CPU seconds of every process once the last invoice and mail were done (issue 18's window).
+    cpu_at_paperwork: dict[str, float] = field(default_factory=dict)
 
 
 KINDS = ("placed", "shipments", "invoices", "mails")
+PAPERWORK = "invoices and mails"
 
 
 def poll_progress(request_ids: Sequence[int], progress: Progress) -> None:
@@ -272,6 +282,9 @@ def wait_for_drain(
             and "shipments 99%" not in progress.done_at
         ):
             progress.done_at["shipments 99%"] = now  # the drain's tail is measured against it
+        if PAPERWORK not in progress.done_at and {"invoices", "mails"} <= progress.done_at.keys():
+            progress.done_at[PAPERWORK] = now
+            progress.cpu_at_paperwork = cpu_snapshot(processes)
         if all(name in progress.done_at for name in KINDS):
             progress.done_at["all"] = max(progress.done_at[name] for name in KINDS)
             return progress
@@ -302,6 +315,7 @@ class SystemResult:
     metrics: dict[str, tuple[float, float]] = field(default_factory=dict)
     log_events: dict[str, int] = field(default_factory=dict)
     cpu: dict[str, float] = field(default_factory=dict)
+    paperwork_cpu: dict[str, float] = field(default_factory=dict)
     loaded_floor: Herd | None = None
     missing_endpoint: bool = False
 
@@ -329,6 +343,8 @@ def measure_system(run: Run, processes: Processes, token: str, web_port: int) ->
         result.numbers = result.progress.numbers
         after = cpu_snapshot(processes)
         result.cpu = {name: after[name] - before.get(name, 0.0) for name in after}
+        at = result.progress.cpu_at_paperwork
+        result.paperwork_cpu = {name: at[name] - before.get(name, 0.0) for name in at}
         if len(result.progress.done_at) == len(KINDS) + 1 and run.args.settle > 0:
             time.sleep(run.args.settle)  # duplicates show up late, if they do (sweeps, retries)
     return result
@@ -441,6 +457,8 @@ def report(
     chaos = "chaos defaults (50% 503, 10% hang 5 s)" if args.chaos else "no chaos"
     niceness = f" (nice {args.worker_nice})" if args.worker_nice else ""
     print(f"  Celery workers{niceness}: {workers}; beat; supplier simulator at {chaos}")
+    if args.hand_over == "claimed":
+        print(f"  intake hand-over claimed: manage.py intake_worker{niceness}, no broker message")
     print(f"  one unit per order of {', '.join(args.skus)}; DEBUG off, LOG_LEVEL WARNING")
     loads = ", ".join(f"{phase} {load:.2f}" for phase, load in run.loads)
     print(f"  1-minute load average before each phase (other work on this machine): {loads}")
@@ -546,7 +564,7 @@ def report(
     elif render is not None:
         print("  drain time / rendering floor                    n/a  (the drain did not finish)")
     if system.cpu and progress is not None and drain_s is not None:
-        print_drain_targets(system.cpu, progress, drain_s, len(system.numbers))
+        print_drain_targets(system, progress, len(system.numbers))
     loaded = system.loaded_floor
     if loaded is not None and loaded.throughput(201) > 0:
         print(
@@ -557,9 +575,16 @@ def report(
     return exit_status
 
 
+def worker_names(args: argparse.Namespace) -> list[str]:
+    """The processes of the run that do the drain's work (their CPU is the workers')."""
+    names = [f"worker{index}" for index in range(1, len(args.worker) + 1)]
+    return [*names, "worker-intake"] if args.hand_over == "claimed" else names
+
+
 def print_cpu(cpu: dict[str, float], drain_s: float, workers: Sequence[WorkerSpec]) -> None:
     """Where the machine's CPU went from the herd to the end of the drain."""
     labels = {f"worker{index}": spec.label for index, spec in enumerate(workers, start=1)}
+    labels["worker-intake"] = "intake worker (claimed)"
     available = drain_s * (os.cpu_count() or 1)
     used = sum(cpu.values())
     parts = ", ".join(
@@ -573,19 +598,30 @@ def print_cpu(cpu: dict[str, float], drain_s: float, workers: Sequence[WorkerSpe
     )
 
 
-def print_drain_targets(
-    cpu: dict[str, float], progress: Progress, drain_s: float, orders: int
-) -> None:
-    """Issue 18's drain targets: the workers kept busy, a bounded tail; and work per order."""
-    workers = sum(seconds for name, seconds in cpu.items() if name.startswith("worker"))
-    utilization = (workers + cpu.get("PostgreSQL", 0.0)) / (drain_s * (os.cpu_count() or 1))
-    print(target_line("drain utilization (workers + PostgreSQL)", utilization, 0.75, True))
+def worker_cpu(cpu: dict[str, float]) -> float:
+    """CPU seconds of the processes that do the drain's work (``worker_names``)."""
+    return sum(seconds for name, seconds in cpu.items() if name.startswith("worker"))
+
+
+def print_drain_targets(system: SystemResult, progress: Progress, orders: int) -> None:
+    """Issue 18's drain targets: the workers kept busy, a bounded tail; and work per order.
+
+    Utilization is issue 18's: from the first 202 to the last invoice and mail, the workers' and
+    PostgreSQL's CPU seconds over the cores' seconds in that time.
+    """
+    first_202 = min((outcome.latency_s for outcome in system.herd.accepted(202)), default=0.0)
+    window_s = progress.done_at.get(PAPERWORK, 0.0) - first_202
+    if system.paperwork_cpu and window_s > 0:
+        used = worker_cpu(system.paperwork_cpu) + system.paperwork_cpu.get("PostgreSQL", 0.0)
+        utilization = used / (window_s * (os.cpu_count() or 1))
+        print(target_line("drain utilization (workers + PostgreSQL)", utilization, 0.75, True))
+        print(f"    (first 202 to the last invoice and mail: {window_s:.1f} s)")
     at_99 = progress.done_at.get("shipments 99%")
     last = progress.done_at.get("shipments")
     if at_99 and last:
         print(target_line("last shipment / 99 % dispatched", last / at_99, 1.5, False))
     if orders:
-        print(f"  (worker CPU per order: {1000 * workers / orders:.1f} ms)")
+        print(f"  (worker CPU per order: {1000 * worker_cpu(system.cpu) / orders:.1f} ms)")
 
 
 def print_metrics(
@@ -683,17 +719,16 @@ def bench_exclusively(run: Run, processes: Processes) -> int:
     floor, floor_rows = measure_floor(run, processes)
 
     print("starting the system ...", file=sys.stderr, flush=True)
-    web_port, supplier_url = start_system(run, processes)
+    web_port, supplier_url = start_system(run, processes, hand_over=args.hand_over)
     token = setup_system_data(args.orders, args.skus)
     print(f"the herd: {args.orders} orders ...", file=sys.stderr, flush=True)
     run.note_load("herd")
     system = measure_system(run, processes, token, web_port)
-    processes.stop(["web", "beat"] + [f"worker{i}" for i in range(1, len(args.worker) + 1)])
+    system_processes = ["web", "beat", *worker_names(args)]
+    processes.stop(system_processes)
     if not system.missing_endpoint:
         system.metrics = read_metrics(run.directory / "prometheus")
-        system.log_events = read_log_events(
-            run.directory, ["web", "beat"] + [f"worker{i}" for i in range(1, len(args.worker) + 1)]
-        )
+        system.log_events = read_log_events(run.directory, system_processes)
         checked = check_integrity(
             run,
             system.request_ids,

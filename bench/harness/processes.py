@@ -119,6 +119,25 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
+def family(pid: int) -> list[int]:
+    """``pid``, its descendants and the rest of its process group (Linux /proc).
+
+    A Celery worker's pool processes leave its group (config.celery), so the group alone
+    misses them while they live; the parent links find them.
+    """
+    parents: dict[int, tuple[int, int]] = {}  # pid: (ppid, pgrp)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents[int(stat.parent.name)] = (int(fields[1]), int(fields[2]))
+    members = {pid} | {member for member, (_, pgrp) in parents.items() if pgrp == pid}
+    while True:
+        children = {child for child, (ppid, _) in parents.items() if ppid in members}
+        if children <= members:
+            return sorted(members)
+        members |= children
+
+
 def cpu_seconds(pids: Sequence[int]) -> float:
     """CPU time of ``pids`` and of their children they reaped (Linux /proc; 0 elsewhere)."""
     ticks = 0
@@ -139,15 +158,12 @@ def named(command: str) -> list[int]:
 
 
 def cpu_snapshot(processes: Processes) -> dict[str, float]:
-    """CPU seconds so far of each process this run started (with its group) and of the servers.
+    """CPU seconds so far of each process this run started (with its family) and of the servers.
 
     A PostgreSQL backend's time survives its exit in the postmaster's reaped-children fields,
     as a Celery pool process's does in its parent's.
     """
-    snapshot = {
-        name: cpu_seconds(group_members(process.pid) or [process.pid])
-        for name, process, _ in processes.running
-    }
+    snapshot = {name: cpu_seconds(family(process.pid)) for name, process, _ in processes.running}
     snapshot["bench client"] = cpu_seconds([os.getpid()])
     snapshot["PostgreSQL"] = cpu_seconds(named("postgres"))
     snapshot["Redis"] = cpu_seconds(named("redis-server"))

@@ -273,10 +273,13 @@ def ping_workers(expected: int) -> Callable[[], bool]:
     return probe
 
 
-def start_system(run: Run, processes: Processes) -> tuple[int, str]:
+def start_system(run: Run, processes: Processes, *, hand_over: str = "broker") -> tuple[int, str]:
+    """The system on ``run``'s databases; ``hand_over`` is ORDER_INTAKE_HAND_OVER, and
+    ``claimed`` starts the intake worker too (``worker-intake``, docs/adr/0025)."""
     web_port, supplier_port = free_port(), free_port()
     supplier_url = f"http://127.0.0.1:{supplier_port}"
     env = run.environment(settings=SYSTEM_SETTINGS, web_port=web_port, supplier_url=supplier_url)
+    env["ORDER_INTAKE_HAND_OVER"] = hand_over
     manage(env, "migrate", "--database", "default", "--no-input")
     manage(env, "migrate", "--database", "logistics", "--no-input")
     manage(env, "seed_demo")
@@ -297,6 +300,8 @@ def start_system(run: Run, processes: Processes) -> tuple[int, str]:
              "--loglevel", "WARNING"],
             env,
         )  # fmt: skip
+    if hand_over == "claimed":
+        processes.start("worker-intake", [*nice, sys.executable, "manage.py", "intake_worker"], env)
     processes.start(
         "beat",
         [*nice, sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "WARNING",
