@@ -2,11 +2,13 @@
 
 Starts the whole system on fresh PostgreSQL databases and two dedicated Redis databases (the
 broker, the cache): gunicorn (config/gunicorn.py, ``--web-workers`` workers), real Celery
-workers laid out as in docker-compose (by default ``intake,notifications`` and ``invoices`` on
-one prefork process each, one per core, and ``logistics`` on 16 threads: a dispatch mostly
-waits on the supplier), celery beat, and the supplier simulator at its chaos defaults (50% of
-requests answered 503, 10% of the rest hang 5 s), these at a lower CPU priority than the web
-(``--worker-nice``). Then, in one run, it prints:
+workers laid out as docker-compose lays them out on this machine's two cores (by default
+``intake,notifications`` on two prefork processes, Celery's default of one per core,
+``invoices`` on one, and ``logistics`` on 16 threads: a dispatch mostly waits on the supplier),
+the intake worker of the claimed hand-over (``--hand-over``, docker-compose's), celery beat,
+and the supplier simulator at its chaos defaults (50% of requests answered 503, 10% of the rest
+hang 5 s), these at a lower CPU priority than the web (``--worker-nice``). Then, in one run, it
+prints:
 
 1. intake: N orders fired at once (connections opened first, every request written at one
    common instant, latency measured from that instant to the last byte of each answer):
@@ -97,7 +99,7 @@ from bench.harness.system import (  # noqa: E402
     worker_spec,
 )
 
-DEFAULT_WORKERS = ("intake,notifications=1", "logistics=16:threads", "invoices=1")
+DEFAULT_WORKERS = ("intake,notifications=2", "logistics=16:threads", "invoices=1")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -112,7 +114,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="append",
         type=worker_spec,
         metavar="QUEUES=CONCURRENCY[:POOL]",
-        help="a Celery worker, repeatable (default: intake,notifications=1, "
+        help="a Celery worker, repeatable (default: intake,notifications=2, "
         "logistics=16:threads, invoices=1); every queue must be consumed",
     )
     parser.add_argument(
@@ -161,9 +163,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--hand-over",
         choices=("broker", "claimed"),
-        default="broker",
-        help="ORDER_INTAKE_HAND_OVER (broker): claimed also runs manage.py intake_worker, at the "
-        "workers' niceness (docs/adr/0025)",
+        default="claimed",
+        help="ORDER_INTAKE_HAND_OVER (claimed, as docker-compose runs it): claimed also runs "
+        "manage.py intake_worker, at the workers' niceness (docs/adr/0025)",
     )
     parser.add_argument("--render-samples", type=int, default=20, help="timed renders (20)")
     parser.add_argument(
