@@ -21,12 +21,15 @@ prints:
    the simulator's ledger and the mail files (filebased backend), and where the CPU went;
 3. lost and duplicated work, both of which must be 0: accepted orders missing or unfinished
    at the timeout, and dispatches, shipments, orders, mails or PDFs produced more than once;
-4. two references measured on this machine in the same run: (a) a bare DRF endpoint that
-   inserts one row (bench/floor, bench/settings_floor.py), on its own PostgreSQL database,
-   hit by the same herd through the same gunicorn configuration and worker count; (b) WeasyPrint
-   rendering the same invoice in a loop; and the targets against them:
-   intake throughput >= 0.5 x the floor's, intake p99 <= 2 x the floor's p99, drain time
-   <= 1.3 x rendering floor (orders x median render time / processes consuming ``invoices``).
+4. issue 18's drain targets: the workers' and PostgreSQL's CPU from the first 202 to the last
+   invoice and mail at least 0.75 of the cores' time, and the last shipment dispatched within
+   1.5 times the time 99 % were; and the workers' CPU per order;
+5. as information, two references measured on this machine in the same run: (a) a bare DRF
+   endpoint that inserts one row (bench/floor, bench/settings_floor.py), on its own PostgreSQL
+   database, hit by the same herd through the same gunicorn configuration and worker count,
+   against which the intake's throughput and p99 are given (its targets are measured alone, by
+   bench/intake_cost.py); (b) WeasyPrint rendering the same invoice in a loop, against which
+   the drain time is given (orders x median render time / processes consuming ``invoices``).
 
 Exit status: 0 whether the targets are met or missed; 1 when work was lost or duplicated, an
 order was not accepted, or the drain timed out; 2 when the run itself could not be made.
@@ -542,31 +545,22 @@ def report(
         print(f"  ({info})")
         if sum(lost.values()) or sum(duplicated.values()):
             exit_status = 1
+    # Issue 18: the drain's targets here; the intake's are measured alone (bench/intake_cost.py),
+    # and the herd reports its ratios as information.
     print("targets")
-    floor_p99 = percentile(floor.latencies_ms(), 99)
-    if floor.throughput(201) > 0:
-        print(
-            target_line(
-                "intake throughput / floor throughput",
-                herd.throughput(202) / floor.throughput(201),
-                0.5,
-                at_least=True,
-            )
-        )
-    if floor_p99 > 0:
-        print(
-            target_line(
-                "intake p99 / floor p99", percentile(herd.latencies_ms(), 99) / floor_p99, 2.0,
-                at_least=False,
-            )
-        )  # fmt: skip
-    if render is not None and drain_s is not None:
-        render_floor_s = len(system.numbers) * render.median_s / processes
-        print(target_line("drain time / rendering floor", drain_s / render_floor_s, 1.3, False))
-    elif render is not None:
-        print("  drain time / rendering floor                    n/a  (the drain did not finish)")
     if system.cpu and progress is not None and drain_s is not None:
         print_drain_targets(system, progress, len(system.numbers))
+    print("information (the intake's targets are bench/intake_cost.py's, measured alone)")
+    floor_p99 = percentile(floor.latencies_ms(), 99)
+    if floor.throughput(201) > 0:
+        ratio = herd.throughput(202) / floor.throughput(201)
+        print(f"  {'intake throughput / floor throughput':<44}{ratio:>7.2f}")
+    if floor_p99 > 0:
+        ratio = percentile(herd.latencies_ms(), 99) / floor_p99
+        print(f"  {'intake p99 / floor p99':<44}{ratio:>7.2f}")
+    if render is not None and drain_s is not None:
+        ratio = drain_s / (len(system.numbers) * render.median_s / processes)
+        print(f"  {'drain time / rendering floor':<44}{ratio:>7.2f}")
     loaded = system.loaded_floor
     if loaded is not None and loaded.throughput(201) > 0:
         print(
