@@ -8,11 +8,13 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
+from structlog.testing import capture_logs
 
+from monolithos import announcements
 from monolithos.models import Invoice, Order, OrderRequest, Product
 from monolithos.tasks import place_order_request, purge_order_requests, sweep_order_requests
 from notifications.models import Notification
@@ -149,6 +151,27 @@ def test_accepting_an_order_opens_no_transaction_of_its_own(
     assert [{"task": s["task"], "args": s["args"]} for s in handed_over] == (
         expected if hand_over == "broker" else []
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_notify_that_fails_after_the_commit_leaves_the_request_to_the_workers_next_look(
+    api, box, settings, monkeypatch
+):
+    settings.ORDER_INTAKE_HAND_OVER = "claimed"
+
+    def lost(*args: Any) -> None:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(announcements, "announce", lost)
+    with capture_logs() as logs:
+        response = api.post(URL, order_body(), format="json")
+
+    assert response.status_code == 202
+    request = OrderRequest.objects.get()  # committed: the intake worker claims it on its poll
+    assert (request.pk, request.status) == (response.json()["id"], OrderRequest.RECEIVED)
+    assert [
+        (line["event"], line["request"]) for line in logs if line["log_level"] == "warning"
+    ] == [("order_request_not_announced", request.pk)]
 
 
 def test_the_worker_places_the_order_and_hands_its_slow_work_off(api, box, mailoutbox, supplier):
