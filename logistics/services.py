@@ -153,6 +153,11 @@ class LogisticsService:
             raise CancelledDuringDispatch(stored.id, confirmation.supplier_reference)
         return DispatchOutcome(shipment=ShipmentView.of(stored), dispatched=True)
 
+    def _refusal_delay(self, failure: SupplierFailure) -> timedelta:
+        if failure.retry_after is None:
+            return self.retry_delay
+        return max(self.retry_delay, timedelta(seconds=failure.retry_after))
+
     def _record_failure(self, shipment: Shipment, failure: SupplierFailure) -> DispatchOutcome:
         now = self.clock.now()
 
@@ -162,8 +167,10 @@ class LogisticsService:
             if failure.kind in REFUSED_ON_OUR_SIDE:
                 # The supplier said nothing about this shipment: it comes back after the first
                 # delay, and its backoff does not climb. Counted as attempts, the refusals of
-                # an open breaker would push a whole herd's retries out to half an hour.
-                current.record_deferral(str(failure), now, now + self.retry_delay)
+                # an open breaker would push a whole herd's retries out to half an hour. Not
+                # before an open breaker lets a trial call through, either: every return
+                # before that is refused again, a task run for nothing (docs/adr/0026).
+                current.record_deferral(str(failure), now, now + self._refusal_delay(failure))
             else:
                 retry_at = now + self._backoff(current.attempt_count) if failure.retryable else None
                 current.record_failed_attempt(str(failure), now, retry_at)

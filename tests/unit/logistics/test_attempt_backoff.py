@@ -55,3 +55,19 @@ def test_a_refusal_of_the_breaker_comes_back_after_the_retry_delay(
     outcome = service.dispatch(shipment.id)
 
     assert outcome.shipment.next_attempt_at == clock.now() + timedelta(seconds=10)
+
+
+def test_a_refusal_of_an_open_breaker_comes_back_when_it_lets_a_trial_call_through(
+    repository, supplier, notifier, clock
+) -> None:
+    service = a_service(repository, supplier, notifier, clock)
+    shipment = service.create_shipment(create())
+
+    waits = []
+    for retry_after in (25.0, 3.0, None):
+        supplier.failure = SupplierFailure("circuit_open", "not sent", retry_after=retry_after)
+        due = service.dispatch(shipment.id).shipment.next_attempt_at
+        waits.append((due - clock.now()).total_seconds())
+
+    # Not before the breaker half-opens; never sooner than the retry delay, and not climbing.
+    assert waits == [25.0, 10.0, 10.0]
