@@ -8,7 +8,10 @@
   outcome; a count left behind means a worker died. Past ``CELERY_TASK_MAX_DELIVERIES`` the task
   is recorded as failed and acknowledged instead of run.
 - Redis has no dead-letter queue: a task that fails for good (an error after its retries) is
-  recorded in ``FailedTask``, visible in the admin, from where it can be run again.
+  recorded in ``FailedTask``, visible in the admin, from where it can be run again. A record the
+  database refuses (it is down, or out of connections) is logged instead
+  (``task_failure_not_recorded``): the failure handler never raises, or a threaded worker would
+  keep the message unacknowledged and, its prefetch slots so held, stop taking messages.
 - A task the outbox sent (its task id names the message) pays its message: done when it returns,
   its lease stretched while a retry waits, failed when it fails for good (``outbox.completion``).
   One that failed only because the broker did not take what it enqueued in turn (the
@@ -28,7 +31,7 @@ import structlog
 from celery import Task
 from celery.exceptions import Retry
 from django.conf import settings
-from django.db import connections, router
+from django.db import DatabaseError, connections, router
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
@@ -88,8 +91,17 @@ class ReliableTask(Task):  # type: ignore[type-arg]
             logger.warning("task_left_to_the_outbox", error=repr(exc))
             return
         logger.error("task_failed", error=repr(exc))
-        record_failure(self, task_id, args, kwargs, reason="failed", error=str(einfo))
-        completion.failed_for_good(task_id)
+        try:
+            record_failure(self, task_id, args, kwargs, reason="failed", error=str(einfo))
+            completion.failed_for_good(task_id)
+        except DatabaseError as error:
+            # Most often the very outage the task failed on (connections refused). Raised
+            # from here it would escape Celery's tracer, and a thread pool drops what escapes:
+            # the message, neither acknowledged nor rejected, would hold its prefetch slot
+            # until the worker stops, and a threaded worker with all its slots so held takes
+            # nothing more. Acknowledged now, as a failure is; an outbox message stays owed
+            # and is handed over again, a shipment is swept again once its lease has passed.
+            logger.error("task_failure_not_recorded", error=repr(error))
 
 
 def count_delivery(task_id: str, task: str) -> int:
