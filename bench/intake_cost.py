@@ -59,8 +59,8 @@ from bench.harness.processes import (  # noqa: E402
     RunFailed,
     answers,
     cpu_seconds,
+    family,
     free_port,
-    group_members,
     raise_file_limit,
     wait_for,
 )
@@ -184,9 +184,9 @@ def measure(
     try:
         warm_up(port, request)
         requests = [request(index) for index in range(args.requests)]
-        before = cpu_seconds(group_members(web.pid))
+        before = cpu_seconds(family(web.pid))
         herd = fire(port, requests, 120)
-        cpu = cpu_seconds(group_members(web.pid)) - before
+        cpu = cpu_seconds(family(web.pid)) - before
     finally:
         processes.stop(["web"])
     latencies = herd.latencies_ms()
